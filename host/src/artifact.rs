@@ -1,0 +1,129 @@
+//! Writing the `.wtl` artifact: relocation of buffers, postcard header, aligned weight blob,
+//! CRC-32 trailer. The same program and plan always give the same bytes.
+
+use crate::lower::{Loc, Program, loc_of};
+use crate::plan::MemoryPlan;
+use serde::Serialize;
+use whittle_runtime::DType;
+use whittle_runtime::format::{
+    Buf, CRC_LEN, FORMAT_VERSION, Header, IoDesc, OpDesc, PREAMBLE_LEN, Preamble, Section, Shape,
+    TensorDesc, WEIGHT_ALIGN, WeightLayout,
+};
+
+/// Identifies the writer in every artifact.
+pub const PRODUCER: &str = concat!("whittle ", env!("CARGO_PKG_VERSION"));
+
+fn encode_all<T: Serialize>(items: &[T]) -> Result<Vec<u8>, postcard::Error> {
+    let mut out = Vec::new();
+    for item in items {
+        out = postcard::to_extend(item, out)?;
+    }
+    Ok(out)
+}
+
+/// Serializes `program` placed by `plan` for `target`.
+pub fn write(program: &Program, plan: &MemoryPlan, target: &str) -> Result<Vec<u8>, String> {
+    let mut blob = Vec::new();
+    let mut weight_offsets = Vec::with_capacity(program.weights.len());
+    for w in &program.weights {
+        blob.resize(blob.len().next_multiple_of(WEIGHT_ALIGN), 0);
+        weight_offsets.push(blob.len());
+        blob.extend_from_slice(w);
+    }
+    let relocate = |buf: &mut Buf| {
+        buf.offset = match loc_of(buf) {
+            Loc::Arena(b) => plan.offsets[b] as u32,
+            Loc::Weight(w) => weight_offsets[w] as u32,
+        };
+    };
+    let place = |loc: Loc, bytes: usize| {
+        let mut buf = crate::lower::placeholder(loc, bytes);
+        relocate(&mut buf);
+        buf
+    };
+
+    let names: Vec<String> = program.tensors.iter().map(|t| t.name.clone()).collect();
+    let mut tensors = Vec::with_capacity(program.tensors.len());
+    for (t, name) in program.tensors.iter().zip(&names) {
+        let dims: Vec<u32> = t.shape.iter().map(|&d| d as u32).collect();
+        let shape = Shape::new(&dims)
+            .ok_or_else(|| format!("tensor '{name}' has rank above the runtime's limit"))?;
+        let bytes = t.shape.iter().product::<usize>() * DType::F32.size();
+        tensors.push(TensorDesc {
+            name,
+            dtype: DType::F32,
+            shape,
+            buf: place(t.loc, bytes),
+        });
+    }
+    let io = |list: &[usize]| {
+        list.iter()
+            .map(|&t| IoDesc { tensor: t as u32 })
+            .collect::<Vec<_>>()
+    };
+    let ops: Vec<OpDesc> = program
+        .ops
+        .iter()
+        .map(|op| {
+            let mut kind = op.kind;
+            kind.buffers_mut().for_each(relocate);
+            OpDesc {
+                tensor: op.tensor as u32,
+                kind,
+            }
+        })
+        .collect();
+
+    let err = |e: postcard::Error| format!("encoding the header: {e}");
+    let tensor_bytes = encode_all(&tensors).map_err(err)?;
+    let input_bytes = encode_all(&io(&program.inputs)).map_err(err)?;
+    let output_bytes = encode_all(&io(&program.outputs)).map_err(err)?;
+    let op_bytes = encode_all(&ops).map_err(err)?;
+    let header = Header {
+        producer: PRODUCER,
+        target,
+        layout: WeightLayout::Reference as u8,
+        arena_bytes: plan.arena_bytes as u32,
+        arena_lower_bound_bytes: plan.lower_bound_bytes as u32,
+        tensors: Section::from_encoded(tensors.len() as u32, &tensor_bytes),
+        inputs: Section::from_encoded(program.inputs.len() as u32, &input_bytes),
+        outputs: Section::from_encoded(program.outputs.len() as u32, &output_bytes),
+        ops: Section::from_encoded(ops.len() as u32, &op_bytes),
+    };
+    let header_bytes = postcard::to_allocvec(&header).map_err(err)?;
+
+    let weights_offset = (PREAMBLE_LEN + header_bytes.len()).next_multiple_of(WEIGHT_ALIGN);
+    let total = weights_offset + blob.len() + CRC_LEN;
+    let too_big = |_| format!("artifact of {total} bytes exceeds the 4 GiB format limit");
+    let preamble = Preamble {
+        format_version: FORMAT_VERSION,
+        flags: 0,
+        header_len: u32::try_from(header_bytes.len()).map_err(too_big)?,
+        weights_offset: u32::try_from(weights_offset).map_err(too_big)?,
+        weights_len: u32::try_from(blob.len()).map_err(too_big)?,
+        total_len: u32::try_from(total).map_err(too_big)?,
+    };
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&preamble.to_bytes());
+    out.extend_from_slice(&header_bytes);
+    out.resize(weights_offset, 0);
+    out.extend_from_slice(&blob);
+    let crc = whittle_runtime::crc32(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    Ok(out)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, then a rename,
+/// so a failure never leaves a partial file behind.
+pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! `whittle check`: every node's fate, before anything is written.
+
+use super::ModelArgs;
+use anyhow::Context;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<bool> {
+    let opts = args.model.options()?;
+    let path = &args.model.model;
+    let model = whittle::compile::load_onnx(path)?;
+    let report = whittle::compile::check(&model, path.parent(), &opts)
+        .with_context(|| format!("checking {}", path.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(report.compiles);
+    }
+    let count = |s: &str| report.nodes.iter().filter(|n| n.status == s).count();
+    println!(
+        "{}: opset {}, {} nodes, target {}",
+        path.display(),
+        report.opset,
+        report.nodes.len(),
+        opts.target.name
+    );
+    for status in [
+        "runs",
+        "folded",
+        "fused",
+        "removed",
+        "unsupported",
+        "not analysed",
+    ] {
+        let n = count(status);
+        if n > 0 {
+            println!("  {status:<13} {n}");
+        }
+    }
+    println!();
+    let width = report
+        .nodes
+        .iter()
+        .map(|n| n.node.len())
+        .max()
+        .unwrap_or(4)
+        .min(48);
+    for n in &report.nodes {
+        let name: String = if n.node.len() > width {
+            format!("{}…", &n.node[..n.node.floor_char_boundary(width - 1)])
+        } else {
+            n.node.clone()
+        };
+        println!(
+            "  {name:<width$}  {:<20} {:<12} {}",
+            n.op_type, n.status, n.detail
+        );
+    }
+    println!();
+    if report.compiles {
+        println!("OK: every node compiles");
+    } else {
+        let bad = count("unsupported") + count("not analysed");
+        println!("NOT SUPPORTED: {bad} node(s) cannot be compiled (see 'unsupported' above)");
+    }
+    Ok(report.compiles)
+}

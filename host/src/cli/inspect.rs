@@ -1,0 +1,78 @@
+//! `whittle inspect`: what an artifact holds.
+
+use super::bytes;
+use anyhow::Context;
+use std::path::PathBuf;
+use whittle::inspect::Summary;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The .wtl artifact.
+    artifact: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<bool> {
+    let data = std::fs::read(&args.artifact)
+        .with_context(|| format!("reading {}", args.artifact.display()))?;
+    let s = Summary::of(&data)
+        .with_context(|| format!("{} is not a valid artifact", args.artifact.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(true);
+    }
+    let ratio = if s.arena_lower_bound_bytes > 0 {
+        s.arena_bytes as f64 / s.arena_lower_bound_bytes as f64
+    } else {
+        1.0
+    };
+    println!(
+        "{}: format {}, {}, target {}",
+        args.artifact.display(),
+        s.format_version,
+        s.producer,
+        s.target
+    );
+    println!(
+        "  artifact     {:>12} bytes   weights {} bytes",
+        bytes(s.artifact_bytes),
+        bytes(s.weight_bytes)
+    );
+    println!(
+        "  arena        {:>12} bytes   lower bound {} bytes ({ratio:.3}x)",
+        bytes(s.arena_bytes),
+        bytes(s.arena_lower_bound_bytes)
+    );
+    println!(
+        "  MACs         {:>12} per inference",
+        bytes(s.macs as usize)
+    );
+    for (label, list) in [("input ", &s.inputs), ("output", &s.outputs)] {
+        for io in list {
+            println!("  {label}       {} {} {:?}", io.name, io.dtype, io.shape);
+        }
+    }
+    println!();
+    println!(
+        "  {:>3}  {:<16} {:<40} {:<18} {:>10} {:>12}",
+        "#", "op", "output", "shape", "weights", "MACs"
+    );
+    for (i, op) in s.op_details.iter().enumerate() {
+        let name: String = if op.output.len() > 40 {
+            format!("{}…", &op.output[..op.output.floor_char_boundary(39)])
+        } else {
+            op.output.clone()
+        };
+        println!(
+            "  {i:>3}  {:<16} {:<40} {:<18} {:>10} {:>12}",
+            op.op,
+            name,
+            format!("{:?}", op.shape),
+            bytes(op.weight_bytes as usize),
+            bytes(op.macs as usize)
+        );
+    }
+    Ok(true)
+}

@@ -1,0 +1,111 @@
+//! Command-line interface: argument parsing and one module per command.
+
+mod check;
+mod compile;
+mod inspect;
+mod run;
+mod targets;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// whittle: compile ONNX models into compact artifacts for microcontrollers and edge boards.
+#[derive(Parser)]
+#[command(name = "whittle", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List which nodes of an ONNX model compile, and why the others do not.
+    Check(check::Args),
+    /// Compile an ONNX model into a .wtl artifact.
+    Compile(compile::Args),
+    /// Show what an artifact holds: ops, tensors, sizes, memory plan.
+    Inspect(inspect::Args),
+    /// Run an artifact on input data (.npy/.npz) through the runtime.
+    Run(run::Args),
+    /// List the built-in target profiles.
+    Targets(targets::Args),
+}
+
+/// Exit status of a command that ran but whose verdict is negative (e.g. unsupported nodes).
+const EXIT_NEGATIVE: u8 = 1;
+/// Exit status for invalid input or a failure.
+const EXIT_ERROR: u8 = 2;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(a) => check::run(a),
+        Command::Compile(a) => compile::run(a),
+        Command::Inspect(a) => inspect::run(a),
+        Command::Run(a) => run::run(a),
+        Command::Targets(a) => targets::run(a),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(EXIT_NEGATIVE),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// Parses `--input-shape` values: `1,49,10,1` (first input) or `name=1,49,10,1`.
+pub fn parse_input_shape(s: &str) -> Result<(Option<String>, Vec<usize>), String> {
+    let (name, dims) = match s.rsplit_once('=') {
+        Some((n, d)) => (Some(n.to_string()), d),
+        None => (None, s),
+    };
+    let dims = dims
+        .split(',')
+        .map(|d| {
+            d.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("'{d}' in --input-shape '{s}' is not a dimension"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((name, dims))
+}
+
+/// Formats a byte count with thousands separators.
+pub fn bytes(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Options shared by `check` and `compile`.
+#[derive(clap::Args)]
+pub struct ModelArgs {
+    /// The ONNX model.
+    pub model: std::path::PathBuf,
+    /// Target profile name (see `whittle targets`) or a profile .toml file.
+    #[arg(long, default_value = "generic")]
+    pub target: String,
+    /// Shape for an input with dynamic dimensions: `1,49,10,1` for the first input or
+    /// `name=1,49,10,1`; repeatable.
+    #[arg(long = "input-shape", value_parser = parse_input_shape)]
+    pub input_shapes: Vec<(Option<String>, Vec<usize>)>,
+}
+
+impl ModelArgs {
+    pub fn options(&self) -> anyhow::Result<whittle::CompileOptions> {
+        let target = whittle::targets::Target::resolve(&self.target).map_err(anyhow::Error::msg)?;
+        let import = whittle::import::ImportOptions {
+            input_shapes: self.input_shapes.clone(),
+            frozen_inputs: Vec::new(),
+        };
+        Ok(whittle::CompileOptions { import, target })
+    }
+}

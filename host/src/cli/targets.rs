@@ -1,0 +1,39 @@
+//! `whittle targets`: the built-in profiles.
+
+use whittle::targets::Target;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn kib(v: Option<u64>) -> String {
+    v.map_or("-".into(), |b| format!("{} KiB", b / 1024))
+}
+
+pub fn run(args: Args) -> anyhow::Result<bool> {
+    let all = Target::built_in();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+        return Ok(true);
+    }
+    println!(
+        "{:<16} {:<30} {:<14} {:<16} {:>10} {:>10}  {}",
+        "name", "triple", "isa", "features", "flash", "ram", "layout"
+    );
+    for t in &all {
+        println!(
+            "{:<16} {:<30} {:<14} {:<16} {:>10} {:>10}  {}",
+            t.name,
+            t.triple,
+            t.isa,
+            t.features.join(","),
+            kib(t.flash_bytes),
+            kib(t.ram_bytes),
+            t.weight_layout
+        );
+    }
+    Ok(true)
+}

@@ -1,0 +1,261 @@
+//! The compiler driver: ONNX file -> import -> passes -> lowering -> memory plan -> artifact.
+
+use crate::error::{CompileError, Unsupported};
+use crate::import::{ImportOptions, Imported, import};
+use crate::ir::{Graph, NodeFate};
+use crate::lower::{Program, lower};
+use crate::onnx::{pb, read};
+use crate::plan::{MemoryPlan, plan, reuse_in_place};
+use crate::targets::Target;
+use std::path::Path;
+
+/// Everything `compile` needs besides the model.
+#[derive(Debug, Clone)]
+pub struct CompileOptions {
+    /// Input shapes and frozen inputs.
+    pub import: ImportOptions,
+    /// Target profile.
+    pub target: Target,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            import: ImportOptions::default(),
+            target: Target::resolve("generic").expect("built-in target"),
+        }
+    }
+}
+
+/// A compiled model: the artifact and how it was made.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    /// The `.wtl` bytes.
+    pub artifact: Vec<u8>,
+    /// The optimized graph.
+    pub graph: Graph,
+    /// The lowered program (buffer indices, before relocation).
+    pub program: Program,
+    /// The memory plan.
+    pub plan: MemoryPlan,
+}
+
+/// Reads an ONNX file.
+pub fn load_onnx(path: &Path) -> Result<pb::ModelProto, CompileError> {
+    let bytes = std::fs::read(path).map_err(|e| CompileError::Read {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    read::model_from_bytes(&bytes).map_err(|reason| CompileError::Read {
+        path: path.display().to_string(),
+        reason,
+    })
+}
+
+fn imported(
+    model: &pb::ModelProto,
+    dir: Option<&Path>,
+    opts: &CompileOptions,
+) -> Result<Imported, CompileError> {
+    let mut imported = import(model, dir, &opts.import)?;
+    crate::passes::optimize(&mut imported.graph);
+    Ok(imported)
+}
+
+/// Compiles a decoded model; `dir` resolves external tensor data.
+pub fn compile(
+    model: &pb::ModelProto,
+    dir: Option<&Path>,
+    opts: &CompileOptions,
+) -> Result<Compiled, CompileError> {
+    let Imported {
+        graph,
+        unsupported,
+        blocked,
+    } = imported(model, dir, opts)?;
+    if !unsupported.is_empty() {
+        return Err(CompileError::Unsupported(unsupported));
+    }
+    if let Some((node, op)) = blocked.first() {
+        return Err(CompileError::Node {
+            node: node.clone(),
+            op: op.clone(),
+            shapes: "unknown".into(),
+            reason: "inputs could not be analysed".into(),
+        });
+    }
+    let mut program = lower(&graph)?;
+    reuse_in_place(&mut program);
+    let plan = plan(&program);
+    check_budget(&opts.target, &program, &plan)?;
+    let artifact = crate::artifact::write(&program, &plan, &opts.target.name)
+        .map_err(CompileError::Options)?;
+    let budget_artifact = artifact.len() as u64;
+    if let Some(flash) = opts.target.flash_bytes
+        && budget_artifact > flash
+    {
+        return Err(CompileError::Budget {
+            target: opts.target.name.clone(),
+            reason: format!(
+                "the artifact takes {budget_artifact} bytes of flash, {} more than the {flash} available",
+                budget_artifact - flash
+            ),
+        });
+    }
+    Ok(Compiled {
+        artifact,
+        graph,
+        program,
+        plan,
+    })
+}
+
+fn check_budget(
+    target: &Target,
+    _program: &Program,
+    plan: &MemoryPlan,
+) -> Result<(), CompileError> {
+    if let Some(ram) = target.ram_bytes
+        && plan.arena_bytes as u64 > ram
+    {
+        return Err(CompileError::Budget {
+            target: target.name.clone(),
+            reason: format!(
+                "the arena needs {} bytes of RAM, {} more than the {ram} available",
+                plan.arena_bytes,
+                plan.arena_bytes as u64 - ram
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Compiles an ONNX file.
+pub fn compile_path(path: &Path, opts: &CompileOptions) -> Result<Compiled, CompileError> {
+    let model = load_onnx(path)?;
+    compile(&model, path.parent(), opts)
+}
+
+/// What `check` found for one source node.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NodeCheck {
+    /// Node name.
+    pub node: String,
+    /// ONNX operator type.
+    pub op_type: String,
+    /// `runs`, `folded`, `fused`, `removed`, `unsupported` or `not analysed`.
+    pub status: String,
+    /// Details: the reason, or what it was fused into.
+    pub detail: String,
+}
+
+/// The result of `check`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CheckReport {
+    /// ONNX opset.
+    pub opset: i64,
+    /// Every source node in execution order.
+    pub nodes: Vec<NodeCheck>,
+    /// Whether the model compiles.
+    pub compiles: bool,
+}
+
+/// Analyses a model the way `compile` would, reporting every node's fate.
+pub fn check(
+    model: &pb::ModelProto,
+    dir: Option<&Path>,
+    opts: &CompileOptions,
+) -> Result<CheckReport, CompileError> {
+    let Imported {
+        graph,
+        mut unsupported,
+        blocked,
+    } = imported(model, dir, opts)?;
+    if unsupported.is_empty()
+        && blocked.is_empty()
+        && let Err(e) = lower(&graph)
+            .map(|mut p| {
+                reuse_in_place(&mut p);
+                (plan(&p), p)
+            })
+            .and_then(|(plan, p)| check_budget(&opts.target, &p, &plan))
+    {
+        unsupported.push(Unsupported {
+            node: "<model>".into(),
+            op_type: "-".into(),
+            reason: e.to_string(),
+        });
+    }
+    let mut nodes = Vec::new();
+    let runs: std::collections::HashSet<&str> =
+        graph.nodes.iter().map(|n| n.name.as_str()).collect();
+    let graph_proto = model.graph.as_ref();
+    let mut names = std::collections::HashMap::<String, usize>::new();
+    for (index, node) in graph_proto
+        .map(|g| g.node.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let base = if node.name.is_empty() {
+            format!("{}_{index}", node.op_type)
+        } else {
+            node.name.clone()
+        };
+        let count = names.entry(base.clone()).or_insert(0);
+        let name = if *count == 0 {
+            base
+        } else {
+            format!("{base}#{count}")
+        };
+        *count += 1;
+        let (status, detail) = if let Some(u) = unsupported.iter().find(|u| u.node == name) {
+            ("unsupported", u.reason.clone())
+        } else if blocked.iter().any(|(n, _)| n == &name) {
+            (
+                "not analysed",
+                "an input comes from an unsupported node".to_string(),
+            )
+        } else if let Some((_, _, fate)) = graph.fates.iter().find(|(n, _, _)| n == &name) {
+            match fate {
+                NodeFate::Folded => ("folded", "computed at compile time".to_string()),
+                NodeFate::FusedInto(into) => ("fused", format!("into '{into}'")),
+                NodeFate::Removed(why) => ("removed", why.to_string()),
+                NodeFate::Runs => ("runs", String::new()),
+            }
+        } else if runs.contains(name.as_str()) || node.op_type == "Constant" {
+            (
+                if node.op_type == "Constant" {
+                    "folded"
+                } else {
+                    "runs"
+                },
+                String::new(),
+            )
+        } else {
+            ("runs", "as part of a rewritten node".to_string())
+        };
+        nodes.push(NodeCheck {
+            node: name,
+            op_type: node.op_type.clone(),
+            status: status.into(),
+            detail,
+        });
+    }
+    for u in unsupported.iter().filter(|u| u.node == "<model>") {
+        nodes.push(NodeCheck {
+            node: u.node.clone(),
+            op_type: u.op_type.clone(),
+            status: "unsupported".into(),
+            detail: u.reason.clone(),
+        });
+    }
+    let compiles = nodes
+        .iter()
+        .all(|n| n.status != "unsupported" && n.status != "not analysed");
+    Ok(CheckReport {
+        opset: graph.opset,
+        nodes,
+        compiles,
+    })
+}

@@ -1,0 +1,144 @@
+//! What an artifact holds, for `whittle inspect` and tools.
+
+use serde::Serialize;
+use whittle_runtime::format::{OpKind, Space};
+use whittle_runtime::{LoadError, Model};
+
+/// One operator as `inspect` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpSummary {
+    /// Operator name (e.g. `Conv2d`, `DepthwiseConv2d`).
+    pub op: String,
+    /// Name of its output tensor.
+    pub output: String,
+    /// Physical shape of its output.
+    pub shape: Vec<u32>,
+    /// Arena offset of its output.
+    pub arena_offset: u32,
+    /// Weight bytes it reads.
+    pub weight_bytes: u64,
+    /// Multiply-accumulates per inference (0 for data movement).
+    pub macs: u64,
+}
+
+/// A model input or output.
+#[derive(Debug, Clone, Serialize)]
+pub struct IoSummary {
+    /// Name.
+    pub name: String,
+    /// Element type.
+    pub dtype: String,
+    /// Shape.
+    pub shape: Vec<u32>,
+}
+
+/// The summary `inspect` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Artifact format version.
+    pub format_version: u32,
+    /// Tool that wrote it.
+    pub producer: String,
+    /// Target profile.
+    pub target: String,
+    /// Artifact size.
+    pub artifact_bytes: usize,
+    /// Weight blob size.
+    pub weight_bytes: usize,
+    /// Arena size the plan needs.
+    pub arena_bytes: usize,
+    /// Activation liveness lower bound.
+    pub arena_lower_bound_bytes: usize,
+    /// Operator names in execution order.
+    pub ops: Vec<String>,
+    /// Operators with details.
+    pub op_details: Vec<OpSummary>,
+    /// Model inputs.
+    pub inputs: Vec<IoSummary>,
+    /// Model outputs.
+    pub outputs: Vec<IoSummary>,
+    /// Total multiply-accumulates per inference.
+    pub macs: u64,
+}
+
+fn macs(kind: &OpKind) -> u64 {
+    match kind {
+        OpKind::Conv2d(op) => {
+            let g = &op.geom;
+            [
+                g.batch,
+                g.out_h,
+                g.out_w,
+                g.out_c,
+                g.kernel_h,
+                g.kernel_w,
+                g.in_c / g.groups.max(1),
+            ]
+            .iter()
+            .map(|&v| u64::from(v))
+            .product()
+        }
+        OpKind::Dense(op) => {
+            u64::from(op.rows) * u64::from(op.in_features) * u64::from(op.out_features)
+        }
+        OpKind::MatMul(op) => {
+            let a = op.a_shape.dims();
+            u64::from(op.out_shape.elements().unwrap_or(0)) * u64::from(*a.last().unwrap_or(&0))
+        }
+        _ => 0,
+    }
+}
+
+impl Summary {
+    /// Loads and summarizes an artifact.
+    pub fn of(bytes: &[u8]) -> Result<Summary, LoadError> {
+        let aligned = whittle_runtime::AlignedBytes::new(bytes);
+        let model = Model::load(&aligned)?;
+        let tensors: Vec<_> = model.tensors().collect();
+        let io = |d: Option<whittle_runtime::format::TensorDesc<'_>>| {
+            d.map(|d| IoSummary {
+                name: d.name.to_string(),
+                dtype: format!("{:?}", d.dtype).to_lowercase(),
+                shape: d.shape.dims().to_vec(),
+            })
+        };
+        let op_details: Vec<OpSummary> = model
+            .ops()
+            .map(|op| {
+                let mut kind = op.kind;
+                let weight_bytes = kind
+                    .buffers_mut()
+                    .filter(|b| b.space == Space::Weights)
+                    .map(|b| u64::from(b.bytes))
+                    .sum();
+                let t = tensors.get(op.tensor as usize);
+                OpSummary {
+                    op: op.kind.name().to_string(),
+                    output: t.map(|t| t.name.to_string()).unwrap_or_default(),
+                    shape: t.map(|t| t.shape.dims().to_vec()).unwrap_or_default(),
+                    arena_offset: op.kind.output().offset,
+                    weight_bytes,
+                    macs: macs(&op.kind),
+                }
+            })
+            .collect();
+        Ok(Summary {
+            format_version: whittle_runtime::format::FORMAT_VERSION,
+            producer: model.header().producer.to_string(),
+            target: model.target().to_string(),
+            artifact_bytes: model.artifact_bytes(),
+            weight_bytes: model.weights().len(),
+            arena_bytes: model.arena_bytes(),
+            arena_lower_bound_bytes: model.arena_lower_bound_bytes(),
+            ops: op_details.iter().map(|o| o.op.clone()).collect(),
+            macs: op_details.iter().map(|o| o.macs).sum(),
+            op_details,
+            inputs: (0..model.input_count())
+                .filter_map(|i| io(model.input(i)))
+                .collect(),
+            outputs: (0..model.output_count())
+                .filter_map(|i| io(model.output(i)))
+                .collect(),
+        })
+    }
+}

@@ -1,0 +1,27 @@
+//! `whittle` compiles ONNX models into compact `.wtl` artifacts for microcontrollers and edge
+//! boards, and runs them on the host through the same runtime the device uses.
+//!
+//! The pipeline: [`compile::load_onnx`] -> [`import`] (shapes, constant folding) ->
+//! [`passes`] (batch-norm folding, fusion) -> [`lower`] (runtime operators, layouts) ->
+//! [`plan`] (one arena) -> [`artifact`] (the file).
+#![warn(missing_docs)]
+
+pub mod artifact;
+pub mod compile;
+pub mod data;
+pub mod error;
+pub mod import;
+pub mod inspect;
+pub mod ir;
+pub mod lower;
+pub mod onnx;
+pub mod passes;
+pub mod plan;
+pub mod reference;
+pub mod run;
+pub mod targets;
+pub mod tensor;
+
+pub use compile::{CompileOptions, Compiled, compile, compile_path};
+pub use error::CompileError;
+pub use tensor::{ElemType, Tensor};

@@ -1,0 +1,339 @@
+//! IR -> runtime program: every value gets a buffer (arena or weights) and a physical layout;
+//! every node becomes zero or more runtime operators. Buffers are identified by index here
+//! and receive offsets from the memory planner.
+
+pub mod layout;
+mod ops;
+
+use crate::error::CompileError;
+use crate::ir::{Graph, Node, ValueId};
+use crate::tensor::{Tensor, shape_str};
+use std::collections::HashMap;
+use whittle_runtime::DType;
+use whittle_runtime::format::{Buf, MAX_RANK, OpKind, Space, Transpose};
+
+/// Where a lowered tensor's bytes live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Loc {
+    /// Arena buffer by index.
+    Arena(usize),
+    /// Weight blob entry by index.
+    Weight(usize),
+}
+
+/// A value as the runtime sees it.
+#[derive(Debug, Clone)]
+pub struct Lowered {
+    /// Storage.
+    pub loc: Loc,
+    /// Logical shape (the source model's).
+    pub shape: Vec<usize>,
+    /// Physical layout: physical axis `i` holds logical axis `perm[i]`.
+    pub perm: Vec<usize>,
+}
+
+impl Lowered {
+    /// Physical dimensions.
+    pub fn physical(&self) -> Vec<usize> {
+        layout::physical(&self.shape, &self.perm)
+    }
+
+    /// Size in bytes (f32).
+    pub fn bytes(&self) -> usize {
+        self.shape.iter().product::<usize>() * 4
+    }
+}
+
+/// An arena buffer to be placed by the planner.
+#[derive(Debug, Clone)]
+pub struct ArenaBuffer {
+    /// Size in bytes.
+    pub bytes: usize,
+    /// Alive before the first operator (graph inputs).
+    pub live_at_start: bool,
+    /// Alive after the last operator (graph outputs).
+    pub live_at_end: bool,
+}
+
+/// A named tensor of the artifact's tensor table.
+#[derive(Debug, Clone)]
+pub struct TensorEntry {
+    /// Name (from the source model).
+    pub name: String,
+    /// Storage.
+    pub loc: Loc,
+    /// Physical dimensions.
+    pub shape: Vec<usize>,
+    /// Logical shape in the source model.
+    pub logical: Vec<usize>,
+    /// Physical layout.
+    pub perm: Vec<usize>,
+}
+
+/// One runtime operator; its buffers hold indices (`offset` = buffer or weight index) until
+/// the artifact writer relocates them.
+#[derive(Debug, Clone)]
+pub struct ProgramOp {
+    /// The operator.
+    pub kind: OpKind,
+    /// Tensor-table index of its output.
+    pub tensor: usize,
+    /// Source node it comes from.
+    pub node: String,
+}
+
+/// The lowered model.
+#[derive(Debug, Clone, Default)]
+pub struct Program {
+    /// Operators in execution order.
+    pub ops: Vec<ProgramOp>,
+    /// Arena buffers.
+    pub buffers: Vec<ArenaBuffer>,
+    /// Weight blob entries (little-endian bytes).
+    pub weights: Vec<Vec<u8>>,
+    /// Tensor table.
+    pub tensors: Vec<TensorEntry>,
+    /// Tensor indices of the inputs.
+    pub inputs: Vec<usize>,
+    /// Tensor indices of the outputs.
+    pub outputs: Vec<usize>,
+}
+
+/// A placeholder buffer reference: `offset` holds the buffer or weight index.
+pub fn placeholder(loc: Loc, bytes: usize) -> Buf {
+    match loc {
+        Loc::Arena(i) => Buf::arena(i as u32, bytes as u32),
+        Loc::Weight(i) => Buf::weights(i as u32, bytes as u32),
+    }
+}
+
+/// The [`Loc`] a placeholder refers to.
+pub fn loc_of(buf: &Buf) -> Loc {
+    match buf.space {
+        Space::Arena => Loc::Arena(buf.offset as usize),
+        Space::Weights => Loc::Weight(buf.offset as usize),
+    }
+}
+
+/// Shortens source-model names (TFLite exports join many names with ';').
+pub fn short_name(name: &str) -> String {
+    let first = name.split(';').next().unwrap_or(name);
+    let mut end = first.len().min(64);
+    while !first.is_char_boundary(end) {
+        end -= 1;
+    }
+    first[..end].to_string()
+}
+
+pub(crate) struct Lowerer<'g> {
+    g: &'g Graph,
+    values: HashMap<ValueId, Lowered>,
+    converted: HashMap<(ValueId, Vec<usize>), Lowered>,
+    weight_index: HashMap<Vec<u8>, usize>,
+    program: Program,
+    node: Option<&'g Node>,
+}
+
+impl<'g> Lowerer<'g> {
+    fn new(g: &'g Graph) -> Self {
+        Lowerer {
+            g,
+            values: HashMap::new(),
+            converted: HashMap::new(),
+            weight_index: HashMap::new(),
+            program: Program::default(),
+            node: None,
+        }
+    }
+
+    /// An error about the current node, with its input shapes.
+    fn fail(&self, reason: impl Into<String>) -> CompileError {
+        let (node, op, shapes) = match self.node {
+            Some(n) => {
+                let shapes = n
+                    .inputs
+                    .iter()
+                    .flatten()
+                    .map(|&i| shape_str(self.g.shape(i)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                (n.name.clone(), n.op_type.clone(), format!("[{shapes}]"))
+            }
+            None => ("<graph>".into(), "-".into(), "[]".into()),
+        };
+        CompileError::Node {
+            node,
+            op,
+            shapes,
+            reason: reason.into(),
+        }
+    }
+
+    fn new_buffer(&mut self, bytes: usize) -> Loc {
+        self.program.buffers.push(ArenaBuffer {
+            bytes,
+            live_at_start: false,
+            live_at_end: false,
+        });
+        Loc::Arena(self.program.buffers.len() - 1)
+    }
+
+    fn add_weight(&mut self, bytes: Vec<u8>) -> Loc {
+        let next = self.program.weights.len();
+        let index = *self.weight_index.entry(bytes.clone()).or_insert(next);
+        if index == next {
+            self.program.weights.push(bytes);
+        }
+        Loc::Weight(index)
+    }
+
+    /// Stores float data in the weight blob.
+    fn weight_f32(&mut self, data: &[f32]) -> Loc {
+        self.add_weight(data.iter().flat_map(|v| v.to_le_bytes()).collect())
+    }
+
+    fn add_tensor(&mut self, name: &str, lowered: &Lowered) -> usize {
+        self.program.tensors.push(TensorEntry {
+            name: short_name(name),
+            loc: lowered.loc,
+            shape: lowered.physical(),
+            logical: lowered.shape.clone(),
+            perm: lowered.perm.clone(),
+        });
+        self.program.tensors.len() - 1
+    }
+
+    fn emit(&mut self, kind: OpKind, name: &str, output: &Lowered) {
+        let tensor = self.add_tensor(name, output);
+        let node = self.node.map(|n| n.name.clone()).unwrap_or_default();
+        self.program.ops.push(ProgramOp { kind, tensor, node });
+    }
+
+    /// A new arena tensor of `shape` in layout `perm`.
+    fn fresh(&mut self, shape: &[usize], perm: Vec<usize>) -> Lowered {
+        let loc = self.new_buffer(shape.iter().product::<usize>() * 4);
+        Lowered {
+            loc,
+            shape: shape.to_vec(),
+            perm,
+        }
+    }
+
+    /// `value` in layout `perm`: the same bytes when possible, a constant re-laid out at
+    /// compile time, or a transpose emitted once and cached.
+    fn get(&mut self, value: ValueId, perm: &[usize]) -> Result<Lowered, CompileError> {
+        if let Some(t) = self.g.konst(value) {
+            return Ok(self.constant(value, t, perm));
+        }
+        let current = self.values.get(&value).cloned().ok_or_else(|| {
+            self.fail(format!(
+                "value '{}' used before it is computed",
+                self.g.values[value].name
+            ))
+        })?;
+        if current.perm == perm || layout::same_bytes(&current.shape, &current.perm, perm) {
+            return Ok(Lowered {
+                perm: perm.to_vec(),
+                ..current
+            });
+        }
+        if let Some(done) = self.converted.get(&(value, perm.to_vec())) {
+            return Ok(done.clone());
+        }
+        let physical = current.physical();
+        if physical.len() > MAX_RANK {
+            return Err(self.fail(format!("rank {} exceeds {MAX_RANK}", physical.len())));
+        }
+        let out = self.fresh(&current.shape, perm.to_vec());
+        let mut t_perm = [0u8; MAX_RANK];
+        for (i, p) in layout::conversion(&current.perm, perm)
+            .into_iter()
+            .enumerate()
+        {
+            t_perm[i] = p as u8;
+        }
+        let kind = OpKind::Transpose(Transpose {
+            dtype: DType::F32,
+            input: placeholder(current.loc, current.bytes()),
+            output: placeholder(out.loc, out.bytes()),
+            in_shape: shape(&physical)?,
+            perm: t_perm,
+        });
+        let name = format!("{}.relayout", self.g.values[value].name);
+        self.emit(kind, &name, &out);
+        self.converted.insert((value, perm.to_vec()), out.clone());
+        Ok(out)
+    }
+
+    fn constant(&mut self, _value: ValueId, t: &Tensor, perm: &[usize]) -> Lowered {
+        let data = if perm.iter().enumerate().all(|(i, &p)| i == p) {
+            t.to_f32()
+        } else {
+            t.transposed(perm).to_f32()
+        };
+        let loc = self.weight_f32(&data);
+        Lowered {
+            loc,
+            shape: t.shape.clone(),
+            perm: perm.to_vec(),
+        }
+    }
+
+    /// Input `i` of the current node in its current layout (identity for constants).
+    fn input_as_is(&mut self, node: &Node, i: usize) -> Result<(ValueId, Lowered), CompileError> {
+        let id = node
+            .input(i)
+            .ok_or_else(|| self.fail(format!("input {i} missing")))?;
+        let perm = match self.values.get(&id) {
+            Some(l) => l.perm.clone(),
+            None => layout::identity(self.g.shape(id).len()),
+        };
+        Ok((id, self.get(id, &perm)?))
+    }
+
+    fn define(&mut self, value: ValueId, lowered: Lowered) {
+        self.values.insert(value, lowered);
+    }
+}
+
+/// Converts a dimension list to a runtime shape.
+pub(crate) fn shape(dims: &[usize]) -> Result<whittle_runtime::format::Shape, CompileError> {
+    let dims32 = dims
+        .iter()
+        .map(|&d| u32::try_from(d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| CompileError::Options(format!("dimension too large in {dims:?}")))?;
+    whittle_runtime::format::Shape::new(&dims32)
+        .ok_or_else(|| CompileError::Options(format!("rank of {dims:?} exceeds {MAX_RANK}")))
+}
+
+/// Lowers an optimized graph.
+pub fn lower(g: &Graph) -> Result<Program, CompileError> {
+    let mut l = Lowerer::new(g);
+    for &input in &g.inputs {
+        let shape = g.shape(input).to_vec();
+        let mut lowered = l.fresh(&shape, layout::identity(shape.len()));
+        if let Loc::Arena(b) = lowered.loc {
+            l.program.buffers[b].live_at_start = true;
+        }
+        lowered.perm = layout::identity(shape.len());
+        let tensor = l.add_tensor(&g.values[input].name, &lowered);
+        l.program.inputs.push(tensor);
+        l.define(input, lowered);
+    }
+    for node in &g.nodes {
+        l.node = Some(node);
+        ops::lower_node(&mut l, node)?;
+    }
+    l.node = None;
+    for &output in &g.outputs {
+        let rank = g.shape(output).len();
+        let lowered = l.get(output, &layout::identity(rank))?;
+        if let Loc::Arena(b) = lowered.loc {
+            l.program.buffers[b].live_at_end = true;
+        }
+        let tensor = l.add_tensor(&g.values[output].name, &lowered);
+        l.program.outputs.push(tensor);
+    }
+    Ok(l.program)
+}

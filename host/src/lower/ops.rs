@@ -1,0 +1,496 @@
+//! Lowering of each IR operator to runtime operators.
+
+use super::layout::{self, channels_last, identity};
+use super::{Lowered, Lowerer, placeholder, shape};
+use crate::error::CompileError;
+use crate::ir::{ConvAttrs, Node, Op, PoolAttrs};
+use whittle_runtime::DType;
+use whittle_runtime::format::{
+    Activation, Binary, BinaryKind, Conv2d, ConvGeometry, Copy, Dense, GlobalPool, MAX_RANK,
+    MatMul, OpKind, Pad, Pool2d, PoolGeometry, Softmax, Unary,
+};
+
+fn u32_of(v: usize, l: &Lowerer<'_>) -> Result<u32, CompileError> {
+    u32::try_from(v).map_err(|_| l.fail(format!("size {v} exceeds 32 bits")))
+}
+
+pub(super) fn lower_node(l: &mut Lowerer<'_>, node: &Node) -> Result<(), CompileError> {
+    let out = node.outputs[0];
+    let out_shape = l.g.shape(out).to_vec();
+    match &node.op {
+        Op::Conv(attrs) => conv(l, node, attrs),
+        Op::Pool(attrs) => pool(l, node, attrs),
+        Op::GlobalPool(kind) => {
+            let x = l.get(
+                node.input(0).expect("checked"),
+                &channels_last(out_shape.len()),
+            )?;
+            let phys = x.physical();
+            let (batch, channels) = (phys[0], phys[phys.len() - 1]);
+            let spatial = phys[1..phys.len() - 1].iter().product();
+            let y = l.fresh(&out_shape, identity(out_shape.len()));
+            let kind = OpKind::GlobalPool(GlobalPool {
+                kind: *kind,
+                input: placeholder(x.loc, x.bytes()),
+                output: placeholder(y.loc, y.bytes()),
+                batch: u32_of(batch, l)?,
+                spatial: u32_of(spatial, l)?,
+                channels: u32_of(channels, l)?,
+            });
+            finish(l, node, kind, y)
+        }
+        Op::Linear { act } => linear(l, node, *act),
+        Op::MatMul => matmul(l, node),
+        Op::Binary { kind, act } => binary(l, node, *kind, *act),
+        Op::Unary(kind) => {
+            let (_, x) = l.input_as_is(node, 0)?;
+            let y = l.fresh(&out_shape, x.perm.clone());
+            let op = OpKind::Unary(Unary {
+                kind: *kind,
+                input: placeholder(x.loc, x.bytes()),
+                output: placeholder(y.loc, y.bytes()),
+                len: u32_of(out_shape.iter().product(), l)?,
+            });
+            finish(l, node, op, y)
+        }
+        Op::Softmax {
+            axis,
+            log,
+            coerce_2d,
+        } => {
+            let axis = *axis as usize;
+            let x = if *coerce_2d {
+                l.get(node.input(0).expect("checked"), &identity(out_shape.len()))?
+            } else {
+                l.input_as_is(node, 0)?.1
+            };
+            let phys = x.physical();
+            let p = x
+                .perm
+                .iter()
+                .position(|&a| a == axis)
+                .expect("axis in permutation");
+            let (outer, axis_len, inner) = if *coerce_2d {
+                (
+                    phys[..axis].iter().product(),
+                    phys[axis..].iter().product(),
+                    1,
+                )
+            } else {
+                (
+                    phys[..p].iter().product::<usize>(),
+                    phys[p],
+                    phys[p + 1..].iter().product::<usize>(),
+                )
+            };
+            let y = l.fresh(&out_shape, x.perm.clone());
+            let op = OpKind::Softmax(Softmax {
+                input: placeholder(x.loc, x.bytes()),
+                output: placeholder(y.loc, y.bytes()),
+                outer: u32_of(outer, l)?,
+                axis: u32_of(axis_len, l)?,
+                inner: u32_of(inner, l)?,
+                log: *log,
+            });
+            finish(l, node, op, y)
+        }
+        Op::Reshape { .. } => {
+            let x = l.get(
+                node.input(0).expect("checked"),
+                &identity(l.g.shape(node.input(0).expect("checked")).len()),
+            )?;
+            l.define(
+                out,
+                Lowered {
+                    loc: x.loc,
+                    shape: out_shape.clone(),
+                    perm: identity(out_shape.len()),
+                },
+            );
+            Ok(())
+        }
+        Op::Identity => {
+            let (_, x) = l.input_as_is(node, 0)?;
+            l.define(out, x);
+            Ok(())
+        }
+        Op::Transpose { perm: Some(t) } => {
+            // Relabel instead of moving bytes: output physical axis p holds logical axis
+            // inverse(t)[input.perm[p]].
+            let (_, x) = l.input_as_is(node, 0)?;
+            let inv = layout::inverse(t);
+            let perm = x.perm.iter().map(|&p| inv[p]).collect();
+            l.define(
+                out,
+                Lowered {
+                    loc: x.loc,
+                    shape: out_shape,
+                    perm,
+                },
+            );
+            Ok(())
+        }
+        Op::Concat { axis } => concat(l, node, *axis as usize),
+        Op::Slice {
+            attrs: Some((starts, ends, Some(axes))),
+        } => {
+            let (_, mut x) = l.input_as_is(node, 0)?;
+            for i in 0..axes.len() {
+                let axis = axes[i] as usize;
+                let (start, len) = (starts[i] as usize, (ends[i] - starts[i]) as usize);
+                if start == 0 && len == x.shape[axis] {
+                    continue;
+                }
+                x = narrow(l, node, &x, axis, start, len)?;
+            }
+            l.define(out, x);
+            Ok(())
+        }
+        Op::Split {
+            axis,
+            split: Some(sizes),
+        } => {
+            let (_, x) = l.input_as_is(node, 0)?;
+            let axis = *axis as usize;
+            let mut start = 0;
+            for (i, &size) in sizes.iter().enumerate() {
+                let part = narrow(l, node, &x, axis, start, size as usize)?;
+                start += size as usize;
+                l.define(node.outputs[i], part);
+            }
+            Ok(())
+        }
+        Op::Pad {
+            pads: Some(pads),
+            value,
+        } => {
+            let (_, x) = l.input_as_is(node, 0)?;
+            let phys_in = x.physical();
+            let y = l.fresh(&out_shape, x.perm.clone());
+            let mut begin = [0u32; MAX_RANK];
+            for (i, &p) in x.perm.iter().enumerate() {
+                begin[i] = u32_of(pads[p] as usize, l)?;
+            }
+            let op = OpKind::Pad(Pad {
+                dtype: DType::F32,
+                input: placeholder(x.loc, x.bytes()),
+                output: placeholder(y.loc, y.bytes()),
+                in_shape: shape(&phys_in)?,
+                out_shape: shape(&y.physical())?,
+                begin,
+                value_bits: value.to_bits(),
+            });
+            finish(l, node, op, y)
+        }
+        other => Err(l.fail(format!("operator {other:?} cannot be lowered"))),
+    }
+}
+
+/// Emits `kind` for `node`, whose (first) output is `y`.
+fn finish(l: &mut Lowerer<'_>, node: &Node, kind: OpKind, y: Lowered) -> Result<(), CompileError> {
+    let name = l.g.values[node.outputs[0]].name.clone();
+    l.emit(kind, &name, &y);
+    l.define(node.outputs[0], y);
+    Ok(())
+}
+
+/// Copies `len` entries starting at `start` along logical `axis` into a new tensor.
+fn narrow(
+    l: &mut Lowerer<'_>,
+    node: &Node,
+    x: &Lowered,
+    axis: usize,
+    start: usize,
+    len: usize,
+) -> Result<Lowered, CompileError> {
+    let phys = x.physical();
+    let p = x
+        .perm
+        .iter()
+        .position(|&a| a == axis)
+        .expect("axis in permutation");
+    let inner = phys[p + 1..].iter().product::<usize>() * 4;
+    let mut shape = x.shape.clone();
+    shape[axis] = len;
+    let y = l.fresh(&shape, x.perm.clone());
+    let op = OpKind::Copy(Copy {
+        input: placeholder(x.loc, x.bytes()),
+        output: placeholder(y.loc, y.bytes()),
+        blocks: u32_of(phys[..p].iter().product(), l)?,
+        block_bytes: u32_of(len * inner, l)?,
+        src_stride: u32_of(phys[p] * inner, l)?,
+        src_offset: u32_of(start * inner, l)?,
+        dst_stride: u32_of(len * inner, l)?,
+        dst_offset: 0,
+    });
+    let name = format!("{}.slice{axis}", l.g.values[node.outputs[0]].name);
+    l.emit(op, &name, &y);
+    Ok(y)
+}
+
+fn conv(l: &mut Lowerer<'_>, node: &Node, a: &ConvAttrs) -> Result<(), CompileError> {
+    let (x_id, w_id) = (
+        node.input(0).expect("checked"),
+        node.input(1).expect("checked"),
+    );
+    let rank = l.g.shape(x_id).len();
+    let x = l.get(x_id, &channels_last(rank))?;
+    // Weights [M, C/g, k..] are stored [M, k.., C/g]: the same permutation as activations.
+    let w = l.get(w_id, &channels_last(rank))?;
+    let bias = match node.input(2) {
+        Some(b) => Some(l.get(b, &[0])?),
+        None => None,
+    };
+    let out_shape = l.g.shape(node.outputs[0]).to_vec();
+    let y = l.fresh(&out_shape, channels_last(rank));
+    let (xs, ws) = (&x.shape, &w.shape);
+    let pads = a.pads.as_ref().expect("resolved by inference");
+    let strides = a.strides.as_ref().expect("resolved by inference");
+    let dilations = a.dilations.as_ref().expect("resolved by inference");
+    let two_d = rank == 4;
+    let pick = |v: &[usize], i2: usize, one_d: usize| if two_d { v[i2] } else { one_d };
+    let n_sp = rank - 2;
+    let geom = ConvGeometry {
+        batch: u32_of(xs[0], l)?,
+        in_h: u32_of(pick(xs, 2, 1), l)?,
+        in_w: u32_of(xs[rank - 1], l)?,
+        in_c: u32_of(xs[1], l)?,
+        out_h: u32_of(pick(&out_shape, 2, 1), l)?,
+        out_w: u32_of(out_shape[rank - 1], l)?,
+        out_c: u32_of(ws[0], l)?,
+        kernel_h: u32_of(pick(ws, 2, 1), l)?,
+        kernel_w: u32_of(ws[rank - 1], l)?,
+        stride_h: u32_of(pick(strides, 0, 1), l)?,
+        stride_w: u32_of(strides[n_sp - 1], l)?,
+        dilation_h: u32_of(pick(dilations, 0, 1), l)?,
+        dilation_w: u32_of(dilations[n_sp - 1], l)?,
+        pad_top: u32_of(pick(pads, 0, 0), l)?,
+        pad_left: u32_of(pads[n_sp - 1], l)?,
+        pad_bottom: u32_of(pick(pads, 2, 0), l)?,
+        pad_right: u32_of(pads[2 * n_sp - 1], l)?,
+        groups: u32_of(a.group, l)?,
+    };
+    let op = OpKind::Conv2d(Conv2d {
+        input: placeholder(x.loc, x.bytes()),
+        weights: placeholder(w.loc, w.bytes()),
+        bias: bias.as_ref().map(|b| placeholder(b.loc, b.bytes())),
+        output: placeholder(y.loc, y.bytes()),
+        geom,
+        act: a.act,
+    });
+    finish(l, node, op, y)
+}
+
+fn pool(l: &mut Lowerer<'_>, node: &Node, a: &PoolAttrs) -> Result<(), CompileError> {
+    let x_id = node.input(0).expect("checked");
+    let rank = l.g.shape(x_id).len();
+    let x = l.get(x_id, &channels_last(rank))?;
+    let out_shape = l.g.shape(node.outputs[0]).to_vec();
+    let y = l.fresh(&out_shape, channels_last(rank));
+    let xs = &x.shape;
+    let pads = a.pads.as_ref().expect("resolved by inference");
+    let strides = a.strides.as_ref().expect("resolved by inference");
+    let dilations = a.dilations.as_ref().expect("resolved by inference");
+    let k = &a.kernel_shape;
+    let two_d = rank == 4;
+    let pick = |v: &[usize], i2: usize, one_d: usize| if two_d { v[i2] } else { one_d };
+    let n_sp = rank - 2;
+    let geom = PoolGeometry {
+        batch: u32_of(xs[0], l)?,
+        in_h: u32_of(pick(xs, 2, 1), l)?,
+        in_w: u32_of(xs[rank - 1], l)?,
+        channels: u32_of(xs[1], l)?,
+        out_h: u32_of(pick(&out_shape, 2, 1), l)?,
+        out_w: u32_of(out_shape[rank - 1], l)?,
+        kernel_h: u32_of(pick(k, 0, 1), l)?,
+        kernel_w: u32_of(k[n_sp - 1], l)?,
+        stride_h: u32_of(pick(strides, 0, 1), l)?,
+        stride_w: u32_of(strides[n_sp - 1], l)?,
+        dilation_h: u32_of(pick(dilations, 0, 1), l)?,
+        dilation_w: u32_of(dilations[n_sp - 1], l)?,
+        pad_top: u32_of(pick(pads, 0, 0), l)?,
+        pad_left: u32_of(pads[n_sp - 1], l)?,
+        pad_bottom: u32_of(pick(pads, 2, 0), l)?,
+        pad_right: u32_of(pads[2 * n_sp - 1], l)?,
+    };
+    let op = OpKind::Pool2d(Pool2d {
+        kind: a.kind,
+        input: placeholder(x.loc, x.bytes()),
+        output: placeholder(y.loc, y.bytes()),
+        geom,
+    });
+    finish(l, node, op, y)
+}
+
+fn linear(l: &mut Lowerer<'_>, node: &Node, act: Activation) -> Result<(), CompileError> {
+    let x_id = node.input(0).expect("checked");
+    let x = l.get(x_id, &identity(l.g.shape(x_id).len()))?;
+    let w_id = node.input(1).expect("checked");
+    // W is [K, N]; the kernel reads one output's weights contiguously: store [N, K].
+    let w = l.get(w_id, &[1, 0])?;
+    let bias = match node.input(2) {
+        Some(b) => Some(l.get(b, &[0])?),
+        None => None,
+    };
+    let (k, n) = (w.shape[0], w.shape[1]);
+    let out_shape = l.g.shape(node.outputs[0]).to_vec();
+    let rows = x.shape.iter().product::<usize>() / k.max(1);
+    let y = l.fresh(&out_shape, identity(out_shape.len()));
+    let op = OpKind::Dense(Dense {
+        input: placeholder(x.loc, x.bytes()),
+        weights: placeholder(w.loc, w.bytes()),
+        bias: bias.as_ref().map(|b| placeholder(b.loc, b.bytes())),
+        output: placeholder(y.loc, y.bytes()),
+        rows: u32_of(rows, l)?,
+        in_features: u32_of(k, l)?,
+        out_features: u32_of(n, l)?,
+        act,
+    });
+    finish(l, node, op, y)
+}
+
+fn matmul(l: &mut Lowerer<'_>, node: &Node) -> Result<(), CompileError> {
+    let (a_id, b_id) = (
+        node.input(0).expect("checked"),
+        node.input(1).expect("checked"),
+    );
+    let a = l.get(a_id, &identity(l.g.shape(a_id).len()))?;
+    let b = l.get(b_id, &identity(l.g.shape(b_id).len()))?;
+    let out_shape = l.g.shape(node.outputs[0]).to_vec();
+    let mut a_dims = a.shape.clone();
+    let mut b_dims = b.shape.clone();
+    if a_dims.len() == 1 {
+        a_dims.insert(0, 1);
+    }
+    if b_dims.len() == 1 {
+        b_dims.push(1);
+    }
+    let rank = a_dims.len().max(b_dims.len());
+    let pad = |d: &mut Vec<usize>| {
+        while d.len() < rank {
+            d.insert(0, 1);
+        }
+    };
+    pad(&mut a_dims);
+    pad(&mut b_dims);
+    let mut o_dims: Vec<usize> = (0..rank - 2).map(|i| a_dims[i].max(b_dims[i])).collect();
+    o_dims.extend([a_dims[rank - 2], b_dims[rank - 1]]);
+    let y = l.fresh(&out_shape, identity(out_shape.len()));
+    let op = OpKind::MatMul(MatMul {
+        a: placeholder(a.loc, a.bytes()),
+        b: placeholder(b.loc, b.bytes()),
+        output: placeholder(y.loc, y.bytes()),
+        a_shape: shape(&a_dims)?,
+        b_shape: shape(&b_dims)?,
+        out_shape: shape(&o_dims)?,
+    });
+    finish(l, node, op, y)
+}
+
+fn binary(
+    l: &mut Lowerer<'_>,
+    node: &Node,
+    kind: BinaryKind,
+    act: Activation,
+) -> Result<(), CompileError> {
+    let out_shape = l.g.shape(node.outputs[0]).to_vec();
+    let rank = out_shape.len();
+    let ids = [
+        node.input(0).expect("checked"),
+        node.input(1).expect("checked"),
+    ];
+    // Follow the layout of a full-rank runtime operand, so channels-last data stays put.
+    let chosen = ids
+        .iter()
+        .filter(|&&id| l.g.konst(id).is_none() && l.g.shape(id).len() == rank)
+        .find_map(|id| l.values.get(id).map(|v| v.perm.clone()))
+        .unwrap_or_else(|| identity(rank));
+    let mut operands = Vec::new();
+    for &id in &ids {
+        let dims = l.g.shape(id).to_vec();
+        let padded: Vec<usize> = std::iter::repeat_n(1, rank - dims.len())
+            .chain(dims.iter().copied())
+            .collect();
+        let lowered = if dims.len() == rank {
+            l.get(id, &chosen)?
+        } else if let Some(t) = l.g.konst(id) {
+            // Lower-rank constant: stored at full rank in the chosen layout.
+            let data = t.reshaped(padded.clone()).transposed(&chosen).to_f32();
+            Lowered {
+                loc: l.weight_f32(&data),
+                shape: padded,
+                perm: chosen.clone(),
+            }
+        } else if layout::same_bytes(&padded, &identity(rank), &chosen) {
+            let base = l.get(id, &identity(dims.len()))?;
+            Lowered {
+                loc: base.loc,
+                shape: padded,
+                perm: chosen.clone(),
+            }
+        } else {
+            return Err(
+                l.fail("broadcasting a lower-rank run-time operand across a relaid-out tensor")
+            );
+        };
+        operands.push(lowered);
+    }
+    let y = l.fresh(&out_shape, chosen.clone());
+    let phys = |t: &Lowered| shape(&t.physical());
+    let op = OpKind::Binary(Binary {
+        kind,
+        a: placeholder(operands[0].loc, operands[0].bytes()),
+        b: placeholder(operands[1].loc, operands[1].bytes()),
+        output: placeholder(y.loc, y.bytes()),
+        a_shape: phys(&operands[0])?,
+        b_shape: phys(&operands[1])?,
+        out_shape: phys(&y)?,
+        act,
+    });
+    finish(l, node, op, y)
+}
+
+fn concat(l: &mut Lowerer<'_>, node: &Node, axis: usize) -> Result<(), CompileError> {
+    let out_shape = l.g.shape(node.outputs[0]).to_vec();
+    let ids: Vec<usize> = node.inputs.iter().flatten().copied().collect();
+    let chosen = ids
+        .iter()
+        .filter(|&&id| l.g.konst(id).is_none())
+        .find_map(|id| l.values.get(id).map(|v| v.perm.clone()))
+        .unwrap_or_else(|| identity(out_shape.len()));
+    let y = l.fresh(&out_shape, chosen.clone());
+    let phys_out = y.physical();
+    let p = chosen
+        .iter()
+        .position(|&a| a == axis)
+        .expect("axis in permutation");
+    let inner = phys_out[p + 1..].iter().product::<usize>() * 4;
+    let blocks = u32_of(phys_out[..p].iter().product(), l)?;
+    let name = l.g.values[node.outputs[0]].name.clone();
+    let mut offset = 0usize;
+    let mut emitted = false;
+    for id in ids {
+        let x = l.get(id, &chosen)?;
+        let block = x.physical()[p] * inner;
+        if block > 0 && blocks > 0 {
+            let op = OpKind::Copy(Copy {
+                input: placeholder(x.loc, x.bytes()),
+                output: placeholder(y.loc, y.bytes()),
+                blocks,
+                block_bytes: u32_of(block, l)?,
+                src_stride: u32_of(block, l)?,
+                src_offset: 0,
+                dst_stride: u32_of(phys_out[p] * inner, l)?,
+                dst_offset: u32_of(offset, l)?,
+            });
+            l.emit(op, &name, &y);
+            emitted = true;
+        }
+        offset += block;
+    }
+    if !emitted && y.bytes() > 0 {
+        return Err(l.fail("concatenation of empty tensors into a non-empty one"));
+    }
+    l.define(node.outputs[0], y);
+    Ok(())
+}

@@ -1,0 +1,35 @@
+//! Graph rewrites before lowering: linear-layer formation, batch-norm folding, activation
+//! fusion, no-op removal, dead-code elimination.
+
+mod batchnorm;
+mod fuse;
+mod linear;
+mod simplify;
+
+use crate::ir::Graph;
+
+/// Runs every pass in order.
+pub fn optimize(g: &mut Graph) {
+    linear::form(g);
+    batchnorm::fold(g);
+    linear::merge_bias(g);
+    fuse::activations(g);
+    simplify::remove_noops(g);
+    simplify::remove_dead(g);
+}
+
+/// Replaces every read of `from` (by nodes and graph outputs) with `to`.
+fn redirect(g: &mut Graph, from: usize, to: usize) {
+    for node in &mut g.nodes {
+        for input in node.inputs.iter_mut().flatten() {
+            if *input == from {
+                *input = to;
+            }
+        }
+    }
+    for output in &mut g.outputs {
+        if *output == from {
+            *output = to;
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Target profiles: the ISA, features, memory budgets and weight layout of a board, as TOML
+//! files under `targets/` (embedded) or given by path.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// A target profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// Profile name, recorded in the artifact.
+    pub name: String,
+    /// One line about the hardware.
+    pub description: String,
+    /// Rust target triple the runtime is built for.
+    pub triple: String,
+    /// Instruction set.
+    pub isa: String,
+    /// ISA features the kernels may use.
+    pub features: Vec<String>,
+    /// Flash available to the model artifact, in bytes.
+    pub flash_bytes: Option<u64>,
+    /// RAM available to the arena, in bytes.
+    pub ram_bytes: Option<u64>,
+    /// Alignment the weight blob gets in memory.
+    pub alignment: u32,
+    /// Weight layout the target's kernels read.
+    pub weight_layout: String,
+}
+
+const BUILT_IN: &[&str] = &[
+    include_str!("../../targets/generic.toml"),
+    include_str!("../../targets/cortex-m0plus.toml"),
+    include_str!("../../targets/cortex-m3.toml"),
+    include_str!("../../targets/cortex-m4f.toml"),
+    include_str!("../../targets/cortex-m7.toml"),
+    include_str!("../../targets/cortex-m33.toml"),
+    include_str!("../../targets/riscv32imac.toml"),
+    include_str!("../../targets/aarch64-a53.toml"),
+    include_str!("../../targets/aarch64-a72.toml"),
+    include_str!("../../targets/aarch64-dotprod.toml"),
+    include_str!("../../targets/x86_64-avx2.toml"),
+];
+
+impl Target {
+    /// Parses a profile from TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        let t: Target = toml::from_str(text).map_err(|e| e.to_string())?;
+        if t.weight_layout != "reference" {
+            return Err(format!(
+                "weight_layout '{}' is not supported (only 'reference')",
+                t.weight_layout
+            ));
+        }
+        Ok(t)
+    }
+
+    /// Every built-in profile.
+    pub fn built_in() -> Vec<Target> {
+        BUILT_IN
+            .iter()
+            .map(|t| Target::from_toml(t).expect("built-in profiles are valid"))
+            .collect()
+    }
+
+    /// A built-in profile by name, or a profile file by path (`.toml`).
+    pub fn resolve(name_or_path: &str) -> Result<Self, String> {
+        if name_or_path.ends_with(".toml") || Path::new(name_or_path).is_file() {
+            let text = std::fs::read_to_string(name_or_path)
+                .map_err(|e| format!("cannot read target file '{name_or_path}': {e}"))?;
+            return Target::from_toml(&text)
+                .map_err(|e| format!("target file '{name_or_path}': {e}"));
+        }
+        let all = Target::built_in();
+        all.iter()
+            .find(|t| t.name == name_or_path)
+            .cloned()
+            .ok_or_else(|| {
+                let names: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
+                format!(
+                    "unknown target '{name_or_path}'; built-in targets: {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_profiles_parse_and_have_unique_names() {
+        let all = Target::built_in();
+        let mut names: Vec<_> = all.iter().map(|t| t.name.clone()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+        assert!(
+            Target::resolve("cortex-m4f")
+                .unwrap()
+                .features
+                .contains(&"dsp".to_string())
+        );
+    }
+
+    #[test]
+    fn unknown_target_lists_the_known_ones() {
+        let err = Target::resolve("cortex-m99").unwrap_err();
+        assert!(
+            err.contains("cortex-m4f") && err.contains("cortex-m99"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = Target::from_toml("name='x'\ndescription=''\ntriple=''\nisa=''\nfeatures=[]\nalignment=4\nweight_layout='reference'\nflsh_bytes=1").unwrap_err();
+        assert!(err.contains("flsh_bytes"), "{err}");
+    }
+}

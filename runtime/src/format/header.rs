@@ -1,0 +1,64 @@
+//! The postcard header: target, memory plan, tensor table, model I/O and operators.
+
+use super::{Buf, OpDesc, Section, Shape};
+use crate::DType;
+use serde::{Deserialize, Serialize};
+
+/// How weights are laid out in the blob; each layout has its own kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[repr(u8)]
+#[non_exhaustive]
+pub enum WeightLayout {
+    /// The layouts the reference kernels document (row-major, output channel first).
+    Reference = 0,
+}
+
+/// The artifact header.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Header<'a> {
+    /// Name of the tool that wrote the artifact, with its version.
+    #[serde(borrow)]
+    pub producer: &'a str,
+    /// Target profile the artifact was compiled for (e.g. `cortex-m4f`, `generic`).
+    pub target: &'a str,
+    /// Weight layout id (a [`WeightLayout`] discriminant).
+    pub layout: u8,
+    /// Arena bytes the memory plan needs.
+    pub arena_bytes: u32,
+    /// Largest total size of activations alive at one time: no plan can use less without
+    /// in-place reuse.
+    pub arena_lower_bound_bytes: u32,
+    /// Named tensors: model I/O and every operator output.
+    #[serde(borrow)]
+    pub tensors: Section<'a, TensorDesc<'a>>,
+    /// Model inputs, in ONNX order.
+    #[serde(borrow)]
+    pub inputs: Section<'a, IoDesc>,
+    /// Model outputs, in ONNX order.
+    #[serde(borrow)]
+    pub outputs: Section<'a, IoDesc>,
+    /// Operators in execution order.
+    #[serde(borrow)]
+    pub ops: Section<'a, OpDesc>,
+}
+
+/// A named tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TensorDesc<'a> {
+    /// Name from the source model (shortened).
+    #[serde(borrow)]
+    pub name: &'a str,
+    /// Element type.
+    pub dtype: DType,
+    /// Logical shape, as the source model states it.
+    pub shape: Shape,
+    /// Where the data lives.
+    pub buf: Buf,
+}
+
+/// A model input or output: an index into the tensor table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IoDesc {
+    /// Index into [`Header::tensors`].
+    pub tensor: u32,
+}

@@ -1,0 +1,260 @@
+//! Running a verified model on a caller-provided arena.
+
+use crate::arena::{self, Unresolved, align_skip};
+use crate::format::{OpDesc, OpKind, PoolKind, Space, TensorDesc};
+use crate::kernels::{self, dense::DenseShape};
+use crate::{DType, Element, InvokeError, Model};
+
+/// A model bound to an arena. Inputs are written into the arena, [`Interpreter::invoke`] runs
+/// every operator, outputs are read from the arena. Input buffers may be reused for later
+/// activations, so write every input again before each `invoke`.
+pub struct Interpreter<'r, 'a> {
+    model: &'r Model<'a>,
+    arena: &'r mut [u8],
+}
+
+impl<'r, 'a> Interpreter<'r, 'a> {
+    /// Binds `model` to `arena`, skipping up to 15 bytes to align its start.
+    pub fn new(model: &'r Model<'a>, arena: &'r mut [u8]) -> Result<Self, InvokeError> {
+        let skip = align_skip(arena);
+        let needed = model.arena_bytes() + skip;
+        if arena.len() < needed {
+            return Err(InvokeError::ArenaTooSmall {
+                needed: u32::try_from(needed).unwrap_or(u32::MAX),
+                got: u32::try_from(arena.len()).unwrap_or(u32::MAX),
+            });
+        }
+        let arena = &mut arena[skip..needed];
+        Ok(Interpreter { model, arena })
+    }
+
+    /// The model this interpreter runs.
+    pub fn model(&self) -> &'r Model<'a> {
+        self.model
+    }
+
+    /// The writable data of input `index`.
+    pub fn input_mut<T: Element>(&mut self, index: usize) -> Result<&mut [T], InvokeError> {
+        let desc = self.model.input(index).ok_or(InvokeError::NoSuchTensor {
+            index: saturate(index),
+        })?;
+        check_dtype::<T>(&desc)?;
+        let range = desc.buf.offset as usize..desc.buf.end() as usize;
+        let bytes = self.arena.get_mut(range).ok_or(InvokeError::Internal)?;
+        bytemuck::try_cast_slice_mut(bytes).map_err(|_| InvokeError::Internal)
+    }
+
+    /// Copies `data` into input `index`, checking its length.
+    pub fn set_input<T: Element>(&mut self, index: usize, data: &[T]) -> Result<(), InvokeError> {
+        let slot = self.input_mut::<T>(index)?;
+        if slot.len() != data.len() {
+            return Err(InvokeError::WrongLength {
+                expected: saturate32(slot.len()),
+                got: saturate32(data.len()),
+            });
+        }
+        slot.copy_from_slice(data);
+        Ok(())
+    }
+
+    /// The data of output `index` (valid after [`Interpreter::invoke`]).
+    pub fn output<T: Element>(&self, index: usize) -> Result<&[T], InvokeError> {
+        let desc = self.model.output(index).ok_or(InvokeError::NoSuchTensor {
+            index: saturate(index),
+        })?;
+        check_dtype::<T>(&desc)?;
+        let bytes = self.tensor_bytes(&desc).ok_or(InvokeError::Internal)?;
+        bytemuck::try_cast_slice(bytes).map_err(|_| InvokeError::Internal)
+    }
+
+    /// The current bytes of any tensor of this model (an intermediate one is valid right after
+    /// the operator that writes it, until its arena space is reused).
+    pub fn tensor_bytes(&self, desc: &TensorDesc<'_>) -> Option<&[u8]> {
+        let range = desc.buf.offset as usize..desc.buf.end() as usize;
+        match desc.buf.space {
+            Space::Arena => self.arena.get(range),
+            Space::Weights => self.model.weights().get(range),
+        }
+    }
+
+    /// Runs every operator once.
+    pub fn invoke(&mut self) -> Result<(), InvokeError> {
+        self.invoke_observed(|_, _, _| {})
+    }
+
+    /// Runs every operator once, calling `observer(index, op, output_bytes)` after each one
+    /// (for per-layer checksums and comparisons).
+    pub fn invoke_observed(
+        &mut self,
+        mut observer: impl FnMut(usize, &OpDesc, &[u8]),
+    ) -> Result<(), InvokeError> {
+        let weights = self.model.weights();
+        for (index, op) in self.model.header().ops.iter().enumerate() {
+            let op = op.map_err(|_| InvokeError::Internal)?;
+            let output =
+                run(&op.kind, self.arena, weights).map_err(|Unresolved| InvokeError::Internal)?;
+            let range = output.offset as usize..output.end() as usize;
+            observer(
+                index,
+                &op,
+                self.arena.get(range).ok_or(InvokeError::Internal)?,
+            );
+        }
+        Ok(())
+    }
+}
+
+fn saturate(index: usize) -> u16 {
+    u16::try_from(index).unwrap_or(u16::MAX)
+}
+
+fn saturate32(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+fn check_dtype<T: Element>(desc: &TensorDesc<'_>) -> Result<(), InvokeError> {
+    if desc.dtype == T::DTYPE {
+        Ok(())
+    } else {
+        Err(InvokeError::WrongDType {
+            expected: desc.dtype,
+        })
+    }
+}
+
+impl From<kernels::LengthMismatch> for Unresolved {
+    fn from(_: kernels::LengthMismatch) -> Self {
+        Unresolved
+    }
+}
+
+/// Executes one operator; returns its output buffer.
+fn run(kind: &OpKind, arena: &mut [u8], weights: &[u8]) -> Result<crate::format::Buf, Unresolved> {
+    let output = kind.output();
+    let (inputs, out) = arena::split(arena, weights, output)?;
+    match kind {
+        OpKind::Conv2d(op) => {
+            let bias = op.bias.map(|b| inputs.typed::<f32>(b)).transpose()?;
+            kernels::conv::conv2d_f32(
+                &op.geom,
+                op.act,
+                inputs.typed(op.input)?,
+                inputs.typed(op.weights)?,
+                bias,
+                cast_mut(out)?,
+            )?
+        }
+        OpKind::Dense(op) => {
+            let bias = op.bias.map(|b| inputs.typed::<f32>(b)).transpose()?;
+            let shape = DenseShape {
+                rows: op.rows,
+                in_features: op.in_features,
+                out_features: op.out_features,
+            };
+            kernels::dense::dense_f32(
+                shape,
+                op.act,
+                inputs.typed(op.input)?,
+                inputs.typed(op.weights)?,
+                bias,
+                cast_mut(out)?,
+            )?
+        }
+        OpKind::MatMul(op) => kernels::matmul::matmul_f32(
+            &op.a_shape,
+            &op.b_shape,
+            &op.out_shape,
+            inputs.typed(op.a)?,
+            inputs.typed(op.b)?,
+            cast_mut(out)?,
+        )?,
+        OpKind::Binary(op) => kernels::binary::binary_f32(
+            op.kind,
+            op.act,
+            &op.a_shape,
+            &op.b_shape,
+            &op.out_shape,
+            inputs.typed_src(op.a)?,
+            inputs.typed_src(op.b)?,
+            cast_mut(out)?,
+        )?,
+        OpKind::Unary(op) => {
+            kernels::unary::unary_f32(op.kind, inputs.typed_src(op.input)?, cast_mut(out)?)?
+        }
+        OpKind::Softmax(op) => kernels::softmax::softmax_f32(
+            op.outer,
+            op.axis,
+            op.inner,
+            op.log,
+            inputs.typed(op.input)?,
+            cast_mut(out)?,
+        )?,
+        OpKind::Pool2d(op) => {
+            kernels::pool::pool2d_f32(op.kind, &op.geom, inputs.typed(op.input)?, cast_mut(out)?)?
+        }
+        OpKind::GlobalPool(op) => {
+            let kind = match op.kind {
+                PoolKind::Max => PoolKind::Max,
+                PoolKind::Avg { .. } => PoolKind::Avg {
+                    count_include_pad: false,
+                },
+            };
+            kernels::pool::global_pool_f32(
+                kind,
+                op.batch,
+                op.spatial,
+                op.channels,
+                inputs.typed(op.input)?,
+                cast_mut(out)?,
+            )?
+        }
+        OpKind::Transpose(op) => match op.dtype {
+            DType::I8 => kernels::transpose::transpose::<u8>(
+                &op.in_shape,
+                &op.perm,
+                inputs.typed(op.input)?,
+                out,
+            )?,
+            DType::F32 | DType::I32 => kernels::transpose::transpose::<u32>(
+                &op.in_shape,
+                &op.perm,
+                inputs.typed(op.input)?,
+                cast_mut(out)?,
+            )?,
+        },
+        OpKind::Copy(op) => {
+            let plan = kernels::copy::BlockCopy {
+                blocks: op.blocks,
+                block: op.block_bytes,
+                src_offset: op.src_offset,
+                src_stride: op.src_stride,
+                dst_offset: op.dst_offset,
+                dst_stride: op.dst_stride,
+            };
+            kernels::copy::copy_blocks(&plan, inputs.typed(op.input)?, out)?
+        }
+        OpKind::Pad(op) => match op.dtype {
+            DType::I8 => kernels::pad::pad::<u8>(
+                &op.in_shape,
+                &op.out_shape,
+                &op.begin,
+                op.value_bits as u8,
+                inputs.typed(op.input)?,
+                out,
+            )?,
+            DType::F32 | DType::I32 => kernels::pad::pad::<u32>(
+                &op.in_shape,
+                &op.out_shape,
+                &op.begin,
+                op.value_bits,
+                inputs.typed(op.input)?,
+                cast_mut(out)?,
+            )?,
+        },
+    }
+    Ok(output)
+}
+
+fn cast_mut<T: bytemuck::Pod>(bytes: &mut [u8]) -> Result<&mut [T], Unresolved> {
+    bytemuck::try_cast_slice_mut(bytes).map_err(|_| Unresolved)
+}

@@ -1,0 +1,56 @@
+//! Kernels, one module per operator.
+//!
+//! Each module's `mod.rs` states the contract and checks the slice lengths (so that a kernel
+//! never panics, even if handed inconsistent slices); `reference.rs` is the scalar
+//! implementation that defines the operator's semantics. Optimized variants, where they exist,
+//! must agree with it.
+
+pub mod binary;
+pub mod conv;
+pub mod copy;
+pub mod dense;
+pub mod matmul;
+pub mod pad;
+pub mod pool;
+pub mod softmax;
+pub mod transpose;
+pub mod unary;
+
+/// A kernel was handed slices whose lengths contradict its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LengthMismatch;
+
+/// An operand of an element-wise kernel: its own slice, or the output buffer (in place).
+#[derive(Debug, Clone, Copy)]
+pub enum Src<'a, T> {
+    /// A separate, read-only slice.
+    Slice(&'a [T]),
+    /// The output buffer itself: each element is read before it is overwritten.
+    Output,
+}
+
+impl<T> Src<'_, T> {
+    /// The operand's length, given the output's.
+    pub fn len_or(&self, output_len: usize) -> usize {
+        match self {
+            Src::Slice(s) => s.len(),
+            Src::Output => output_len,
+        }
+    }
+}
+
+/// `Ok` when `len == expected`, computed without overflow.
+pub(crate) fn expect_len(len: usize, expected: Option<usize>) -> Result<(), LengthMismatch> {
+    if Some(len) == expected {
+        Ok(())
+    } else {
+        Err(LengthMismatch)
+    }
+}
+
+/// Product of `u32` factors as `usize`, `None` on overflow.
+pub(crate) fn product(factors: &[u32]) -> Option<usize> {
+    factors
+        .iter()
+        .try_fold(1usize, |acc, &f| acc.checked_mul(usize::try_from(f).ok()?))
+}

@@ -1,0 +1,109 @@
+//! Scalar reference pooling: the specification.
+
+use crate::format::{PoolGeometry, PoolKind};
+
+/// Input rows (or columns) a window covers: the valid index range within the input and the
+/// number of positions inside the padded extent.
+fn window(
+    out: usize,
+    stride: usize,
+    dilation: usize,
+    kernel: usize,
+    pad_begin: usize,
+    size: usize,
+    pad_end: usize,
+) -> impl Iterator<Item = Option<usize>> {
+    (0..kernel).filter_map(move |k| {
+        let pos = out * stride + k * dilation; // in padded coordinates
+        if pos >= pad_begin + size + pad_end {
+            None // beyond the padded input (ceil mode): not counted at all
+        } else if pos < pad_begin || pos - pad_begin >= size {
+            Some(None) // padding: counted only with count_include_pad
+        } else {
+            Some(Some(pos - pad_begin))
+        }
+    })
+}
+
+/// Lengths were checked by the caller.
+pub fn pool2d_f32(kind: PoolKind, g: &PoolGeometry, input: &[f32], output: &mut [f32]) {
+    let [batch, in_h, in_w, ch] = [g.batch, g.in_h, g.in_w, g.channels].map(|v| v as usize);
+    let [out_h, out_w] = [g.out_h, g.out_w].map(|v| v as usize);
+    for n in 0..batch {
+        for oy in 0..out_h {
+            for ox in 0..out_w {
+                let out_base = ((n * out_h + oy) * out_w + ox) * ch;
+                for c in 0..ch {
+                    let mut max = f32::NEG_INFINITY;
+                    let mut sum = 0.0f32;
+                    let (mut valid, mut padded) = (0u32, 0u32);
+                    let rows = window(
+                        oy,
+                        g.stride_h as usize,
+                        g.dilation_h as usize,
+                        g.kernel_h as usize,
+                        g.pad_top as usize,
+                        in_h,
+                        g.pad_bottom as usize,
+                    );
+                    for iy in rows {
+                        let cols = window(
+                            ox,
+                            g.stride_w as usize,
+                            g.dilation_w as usize,
+                            g.kernel_w as usize,
+                            g.pad_left as usize,
+                            in_w,
+                            g.pad_right as usize,
+                        );
+                        for ix in cols {
+                            padded += 1;
+                            if let (Some(iy), Some(ix)) = (iy, ix) {
+                                let v = input[((n * in_h + iy) * in_w + ix) * ch + c];
+                                max = max.max(v);
+                                sum += v;
+                                valid += 1;
+                            }
+                        }
+                    }
+                    output[out_base + c] = match kind {
+                        PoolKind::Max => max,
+                        PoolKind::Avg { count_include_pad } => {
+                            let count = if count_include_pad { padded } else { valid };
+                            if count == 0 { 0.0 } else { sum / count as f32 }
+                        }
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// Lengths were checked by the caller.
+pub fn global_pool_f32(
+    kind: PoolKind,
+    spatial: usize,
+    ch: usize,
+    input: &[f32],
+    output: &mut [f32],
+) {
+    if ch == 0 {
+        return;
+    }
+    for (n, out) in output.chunks_exact_mut(ch).enumerate() {
+        let plane = &input[n * spatial * ch..(n + 1) * spatial * ch];
+        for (c, y) in out.iter_mut().enumerate() {
+            let values = plane.iter().skip(c).step_by(ch);
+            *y = match kind {
+                PoolKind::Max => values.fold(f32::NEG_INFINITY, |m, &v| m.max(v)),
+                PoolKind::Avg { .. } => {
+                    if spatial == 0 {
+                        0.0
+                    } else {
+                        values.sum::<f32>() / spatial as f32
+                    }
+                }
+            };
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! `whittle-runtime` executes `.wtl` model artifacts produced by the `whittle` compiler.
+//!
+//! It is `#![no_std]` and never allocates: the artifact is read in place (from flash, or any
+//! `&[u8]`), and every activation lives in one caller-provided arena whose exact size the
+//! artifact states. [`Model::load`] checks every offset, length, shape and parameter once, so
+//! [`Interpreter::invoke`] cannot fail for a reason the load could have caught.
+//!
+//! ```no_run
+//! # fn demo(model_bytes: &[u8], x: &[f32]) -> Result<(), Box<dyn core::error::Error>> {
+//! use whittle_runtime::{AlignedArena, Interpreter, Model};
+//!
+//! static mut ARENA: AlignedArena<8192> = AlignedArena::new();
+//! let model = Model::load(model_bytes)?;
+//! # let mut arena = AlignedArena::<8192>::new();
+//! let mut interp = Interpreter::new(&model, arena.as_mut_slice())?;
+//! interp.input_mut::<f32>(0)?.copy_from_slice(x);
+//! interp.invoke()?;
+//! let scores: &[f32] = interp.output::<f32>(0)?;
+//! # let _ = scores; Ok(()) }
+//! ```
+#![no_std]
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+mod arena;
+mod checksum;
+mod dtype;
+mod error;
+pub mod format;
+mod interpreter;
+pub mod kernels;
+mod model;
+#[cfg(feature = "std")]
+mod owned;
+mod verify;
+
+pub use arena::AlignedArena;
+pub use checksum::crc32;
+pub use dtype::{DType, Element};
+pub use error::{InvokeError, LoadError, OpFault};
+pub use interpreter::Interpreter;
+pub use model::Model;
+#[cfg(feature = "std")]
+pub use owned::AlignedBytes;

@@ -1,0 +1,152 @@
+//! Loading an artifact: preamble, checksum, header, and a full verification of every operator.
+
+use crate::format::{
+    CRC_LEN, Header, OpDesc, PREAMBLE_LEN, Preamble, TensorDesc, WEIGHT_ALIGN, WeightLayout,
+};
+use crate::{LoadError, crc32, verify};
+
+/// A verified artifact, borrowed in place. Holds no copy of the weights.
+#[derive(Debug, Clone, Copy)]
+pub struct Model<'a> {
+    header: Header<'a>,
+    weights: &'a [u8],
+    total_len: u32,
+}
+
+/// Alignment the weight blob needs in memory for typed (4-byte) reads.
+const WEIGHT_MEMORY_ALIGN: usize = 4;
+
+impl<'a> Model<'a> {
+    /// Checks the magic, version, lengths, CRC-32, header, every tensor and every operator.
+    ///
+    /// `bytes` may be longer than the artifact (for example a padded flash region); the
+    /// weight blob must start at a 4-byte aligned address, which holds whenever `bytes` starts
+    /// 16-byte aligned.
+    pub fn load(bytes: &'a [u8]) -> Result<Self, LoadError> {
+        let preamble = Preamble::parse(bytes)?;
+        let total = preamble.total_len as usize;
+        if bytes.len() < total {
+            return Err(LoadError::Truncated {
+                needed: preamble.total_len,
+                got: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
+            });
+        }
+        if total < PREAMBLE_LEN + CRC_LEN {
+            return Err(LoadError::BadLayout);
+        }
+        let (body, trailer) = bytes[..total].split_at(total - CRC_LEN);
+        let stored = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+        let computed = crc32(body);
+        if stored != computed {
+            return Err(LoadError::ChecksumMismatch { stored, computed });
+        }
+
+        let header_end = PREAMBLE_LEN
+            .checked_add(preamble.header_len as usize)
+            .ok_or(LoadError::BadLayout)?;
+        let weights_start = preamble.weights_offset as usize;
+        let weights_end = weights_start
+            .checked_add(preamble.weights_len as usize)
+            .ok_or(LoadError::BadLayout)?;
+        if weights_start != header_end.next_multiple_of(WEIGHT_ALIGN) || weights_end != body.len() {
+            return Err(LoadError::BadLayout);
+        }
+        let weights = &body[weights_start..weights_end];
+        if !weights.is_empty() && weights.as_ptr().addr() % WEIGHT_MEMORY_ALIGN != 0 {
+            return Err(LoadError::Misaligned {
+                required: WEIGHT_MEMORY_ALIGN as u32,
+            });
+        }
+
+        let (header, rest) =
+            postcard::take_from_bytes::<Header<'a>>(&body[PREAMBLE_LEN..header_end])
+                .map_err(|_| LoadError::BadHeader)?;
+        if !rest.is_empty() {
+            return Err(LoadError::BadHeader);
+        }
+        if header.layout != WeightLayout::Reference as u8 {
+            return Err(LoadError::UnsupportedLayout {
+                found: header.layout,
+            });
+        }
+        verify::verify(&header, weights.len())?;
+        Ok(Model {
+            header,
+            weights,
+            total_len: preamble.total_len,
+        })
+    }
+
+    /// Like [`Model::load`], and also requires the artifact to be compiled for `target`.
+    pub fn load_for_target(bytes: &'a [u8], target: &str) -> Result<Self, LoadError> {
+        let model = Self::load(bytes)?;
+        if model.header.target != target {
+            return Err(LoadError::TargetMismatch);
+        }
+        Ok(model)
+    }
+
+    /// The decoded header.
+    pub fn header(&self) -> &Header<'a> {
+        &self.header
+    }
+
+    /// Arena bytes [`crate::Interpreter::new`] needs (plus up to 15 if the slice it is given
+    /// is not 16-byte aligned).
+    pub fn arena_bytes(&self) -> usize {
+        self.header.arena_bytes as usize
+    }
+
+    /// The activation liveness lower bound the compiler computed.
+    pub fn arena_lower_bound_bytes(&self) -> usize {
+        self.header.arena_lower_bound_bytes as usize
+    }
+
+    /// Target profile name the artifact was compiled for.
+    pub fn target(&self) -> &'a str {
+        self.header.target
+    }
+
+    /// The weight blob, in place.
+    pub fn weights(&self) -> &'a [u8] {
+        self.weights
+    }
+
+    /// Length of the artifact in bytes.
+    pub fn artifact_bytes(&self) -> usize {
+        self.total_len as usize
+    }
+
+    /// Number of model inputs.
+    pub fn input_count(&self) -> usize {
+        self.header.inputs.len() as usize
+    }
+
+    /// Number of model outputs.
+    pub fn output_count(&self) -> usize {
+        self.header.outputs.len() as usize
+    }
+
+    /// Description of input `index`.
+    pub fn input(&self, index: usize) -> Option<TensorDesc<'a>> {
+        let io = self.header.inputs.get(u32::try_from(index).ok()?)?;
+        self.header.tensors.get(io.tensor)
+    }
+
+    /// Description of output `index`.
+    pub fn output(&self, index: usize) -> Option<TensorDesc<'a>> {
+        let io = self.header.outputs.get(u32::try_from(index).ok()?)?;
+        self.header.tensors.get(io.tensor)
+    }
+
+    /// Operators in execution order.
+    pub fn ops(&self) -> impl Iterator<Item = OpDesc> + 'a {
+        // Every element decoded during `load`, so none fails here.
+        self.header.ops.iter().filter_map(Result::ok)
+    }
+
+    /// The named tensors (model I/O and operator outputs).
+    pub fn tensors(&self) -> impl Iterator<Item = TensorDesc<'a>> + 'a {
+        self.header.tensors.iter().filter_map(Result::ok)
+    }
+}
