@@ -84,6 +84,9 @@ impl<'x> Inputs<'x> {
     pub(crate) fn bytes(&self, buf: Buf) -> Result<Src<'x, u8>, Unresolved> {
         let start = buf.offset as usize;
         let end = start.checked_add(buf.bytes as usize).ok_or(Unresolved)?;
+        if buf.bytes == 0 {
+            return Ok(Src::Slice(&[]));
+        }
         match buf.space {
             Space::Weights => self
                 .weights

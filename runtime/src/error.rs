@@ -114,7 +114,10 @@ pub enum InvokeError {
         got: u32,
     },
     /// Unreachable for artifacts accepted by `load`; reported instead of panicking.
-    Internal,
+    Internal {
+        /// Operator being run, or `u16::MAX` outside operators.
+        op: u16,
+    },
 }
 
 impl fmt::Display for OpFault {
@@ -180,7 +183,9 @@ impl fmt::Display for InvokeError {
             InvokeError::WrongLength { expected, got } => {
                 write!(f, "wrong length: tensor has {expected} elements, got {got}")
             }
-            InvokeError::Internal => f.write_str("internal error (artifact changed after load?)"),
+            InvokeError::Internal { op } => {
+                write!(f, "internal error at operator {op} (artifact changed after load?)")
+            }
         }
     }
 }

@@ -40,8 +40,8 @@ impl<'r, 'a> Interpreter<'r, 'a> {
         })?;
         check_dtype::<T>(&desc)?;
         let range = desc.buf.offset as usize..desc.buf.end() as usize;
-        let bytes = self.arena.get_mut(range).ok_or(InvokeError::Internal)?;
-        bytemuck::try_cast_slice_mut(bytes).map_err(|_| InvokeError::Internal)
+        let bytes = self.arena.get_mut(range).ok_or(InvokeError::Internal { op: u16::MAX })?;
+        bytemuck::try_cast_slice_mut(bytes).map_err(|_| InvokeError::Internal { op: u16::MAX })
     }
 
     /// Copies `data` into input `index`, checking its length.
@@ -63,8 +63,8 @@ impl<'r, 'a> Interpreter<'r, 'a> {
             index: saturate(index),
         })?;
         check_dtype::<T>(&desc)?;
-        let bytes = self.tensor_bytes(&desc).ok_or(InvokeError::Internal)?;
-        bytemuck::try_cast_slice(bytes).map_err(|_| InvokeError::Internal)
+        let bytes = self.tensor_bytes(&desc).ok_or(InvokeError::Internal { op: u16::MAX })?;
+        bytemuck::try_cast_slice(bytes).map_err(|_| InvokeError::Internal { op: u16::MAX })
     }
 
     /// The current bytes of any tensor of this model (an intermediate one is valid right after
@@ -90,14 +90,14 @@ impl<'r, 'a> Interpreter<'r, 'a> {
     ) -> Result<(), InvokeError> {
         let weights = self.model.weights();
         for (index, op) in self.model.header().ops.iter().enumerate() {
-            let op = op.map_err(|_| InvokeError::Internal)?;
+            let op = op.map_err(|_| InvokeError::Internal { op: saturate(index) })?;
             let output =
-                run(&op.kind, self.arena, weights).map_err(|Unresolved| InvokeError::Internal)?;
+                run(&op.kind, self.arena, weights).map_err(|Unresolved| InvokeError::Internal { op: saturate(index) })?;
             let range = output.offset as usize..output.end() as usize;
             observer(
                 index,
                 &op,
-                self.arena.get(range).ok_or(InvokeError::Internal)?,
+                self.arena.get(range).ok_or(InvokeError::Internal { op: saturate(index) })?,
             );
         }
         Ok(())

@@ -30,8 +30,15 @@ pub fn eval(
             .cast(dtype),
         }),
         Op::Binary { kind, act } => {
-            let y = inputs.get(1).copied().flatten()?;
-            Some(broadcast_binary(x, y, &shape, *kind)?.map(|out| {
+            let mut acc = x.clone();
+            for y in inputs.iter().skip(1).copied() {
+                let partial = crate::import::shapes::broadcast(&acc.shape, &y?.shape).ok()?;
+                acc = match broadcast_binary(&acc, y?, &partial, *kind)? {
+                    Ok(t) => t,
+                    Err(e) => return Some(Err(e)),
+                };
+            }
+            Some(Ok(acc).map(|out: Tensor| {
                 vec![match out.data {
                     TensorData::Float(v) => {
                         Tensor::f32(shape, v.iter().map(|&e| act.apply(e)).collect())

@@ -123,15 +123,23 @@ pub fn infer(node: &Node, graph: &Graph) -> Result<Inferred, String> {
             same(Op::MatMul, all_inputs, c.dtype(0)?, out)
         }
         Op::Binary { .. } => {
-            let (a, b) = (c.shape(0)?, c.shape(1)?);
-            if c.dtype(0)? != c.dtype(1)? {
-                return Err(format!(
-                    "operand types differ: {} and {}",
-                    c.dtype(0)?,
-                    c.dtype(1)?
-                ));
+            // Max and Min are variadic; the passes split them into a chain of pairs.
+            let mut out = c.shape(0)?.to_vec();
+            for i in 1..node.inputs.len() {
+                if c.dtype(i)? != c.dtype(0)? {
+                    return Err(format!("operand types differ: {} and {}", c.dtype(0)?, c.dtype(i)?));
+                }
+                out = broadcast(&out, c.shape(i)?)?;
             }
-            same(node.op.clone(), all_inputs, c.dtype(0)?, broadcast(a, b)?)
+            same(node.op.clone(), all_inputs, c.dtype(0)?, out)
+        }
+        Op::Identity if node.op_type == "Dropout" => {
+            if let Some(t) = c.opt_konst(2, "training_mode")?
+                && t.to_i64().first().is_some_and(|&v| v != 0)
+            {
+                return Err("Dropout in training mode is not supported (it is random)".into());
+            }
+            same(Op::Identity, c.first_only(), c.dtype(0)?, c.shape(0)?.to_vec())
         }
         Op::Unary(_) | Op::Identity => same(
             node.op.clone(),

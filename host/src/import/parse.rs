@@ -112,16 +112,13 @@ fn parse(node: &pb::NodeProto, opset: i64) -> Result<Op, String> {
         "Mul" => binary(BinaryKind::Mul),
         "Div" => binary(BinaryKind::Div),
         "Max" | "Min" => match node.input.len() {
+            0 => Err(format!("{} needs at least one input", node.op_type)),
             1 => Ok(Op::Identity),
-            2 => binary(if node.op_type == "Max" {
+            _ => binary(if node.op_type == "Max" {
                 BinaryKind::Max
             } else {
                 BinaryKind::Min
             }),
-            n => Err(format!(
-                "{} with {n} inputs is not supported (1 or 2)",
-                node.op_type
-            )),
         },
         "Relu" => unary(UnaryKind::Relu),
         "Sigmoid" => unary(UnaryKind::Sigmoid),

@@ -10,6 +10,7 @@ use crate::ir::Graph;
 
 /// Runs every pass in order.
 pub fn optimize(g: &mut Graph) {
+    simplify::split_variadic(g);
     linear::form(g);
     batchnorm::fold(g);
     linear::merge_bias(g);

@@ -1,7 +1,8 @@
 //! Removal of nodes that do nothing at run time, and of nodes nobody reads.
 
 use super::redirect;
-use crate::ir::{Graph, NodeFate, Op};
+use crate::import::shapes::broadcast;
+use crate::ir::{Graph, Node, NodeFate, Op, Value};
 
 /// Removes Identity nodes and Reshapes to the same shape (unless they name a graph output).
 pub fn remove_noops(g: &mut Graph) {
@@ -42,5 +43,35 @@ pub fn remove_dead(g: &mut Graph) {
             }
             None => break,
         }
+    }
+}
+
+/// Splits variadic Max/Min nodes into chains of two-input nodes.
+pub fn split_variadic(g: &mut Graph) {
+    let mut i = 0;
+    while i < g.nodes.len() {
+        let node = g.nodes[i].clone();
+        if !matches!(node.op, Op::Binary { .. }) || node.inputs.len() <= 2 {
+            i += 1;
+            continue;
+        }
+        let inputs: Vec<usize> = node.inputs.iter().flatten().copied().collect();
+        let mut chain = Vec::new();
+        let mut acc = inputs[0];
+        for (k, &next) in inputs.iter().enumerate().skip(1) {
+            let out = if k + 1 == inputs.len() {
+                node.outputs[0]
+            } else {
+                let shape = broadcast(g.shape(acc), g.shape(next)).unwrap_or_default();
+                let name = format!("{}.part{k}", node.name);
+                g.add_value(Value { name, dtype: g.values[acc].dtype, shape: Some(shape), konst: None })
+            };
+            let name = if out == node.outputs[0] { node.name.clone() } else { format!("{}.{k}", node.name) };
+            chain.push(Node { name, op_type: node.op_type.clone(), op: node.op.clone(), inputs: vec![Some(acc), Some(next)], outputs: vec![out] });
+            acc = out;
+        }
+        let n = chain.len();
+        g.nodes.splice(i..=i, chain);
+        i += n;
     }
 }
