@@ -48,3 +48,13 @@ pub fn compare(actual: &Tensor, expected: &Tensor, atol: f32, rtol: f32) -> Resu
 pub fn npy(path: &Path) -> Tensor {
     whittle::data::read_npy(path).unwrap_or_else(|e| panic!("{e}"))
 }
+
+pub mod fixtures;
+
+/// Writes `bytes` to a file in a fresh temporary directory and returns both.
+pub fn temp_model(name: &str, bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).expect("write model");
+    (dir, path)
+}
