@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use whittle::import::{ImportOptions, RUNTIME_OPS};
+use whittle::import::RUNTIME_OPS;
 use whittle::run::Runner;
 use whittle::{CompileOptions, ElemType, Tensor};
 use whittle_tests::{compare, read_pb, workspace_root};
@@ -17,14 +17,22 @@ fn node_tests_dir() -> PathBuf {
     let dir = workspace_root().join(".cache/onnx-1.17.0/node");
     if !dir.join(".complete").exists() {
         let script = workspace_root().join("tests/conformance/fetch-onnx-tests.sh");
-        let status = std::process::Command::new("bash").arg(&script).status().expect("running the fetch script");
-        assert!(status.success(), "{} failed: the ONNX test data could not be downloaded", script.display());
+        let status = std::process::Command::new("bash")
+            .arg(&script)
+            .status()
+            .expect("running the fetch script");
+        assert!(
+            status.success(),
+            "{} failed: the ONNX test data could not be downloaded",
+            script.display()
+        );
     }
     dir
 }
 
 fn excluded() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(workspace_root().join("tests/conformance/excluded.toml")).expect("excluded.toml");
+    let text = std::fs::read_to_string(workspace_root().join("tests/conformance/excluded.toml"))
+        .expect("excluded.toml");
     let table: toml_lite::Table = toml_lite::parse(&text);
     table.into_iter().collect()
 }
@@ -37,7 +45,9 @@ mod toml_lite {
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('['))
             .map(|l| {
-                let (k, v) = l.split_once('=').unwrap_or_else(|| panic!("bad manifest line: {l}"));
+                let (k, v) = l
+                    .split_once('=')
+                    .unwrap_or_else(|| panic!("bad manifest line: {l}"));
                 (k.trim().to_string(), v.trim().trim_matches('"').to_string())
             })
             .collect()
@@ -50,28 +60,58 @@ enum Outcome {
 }
 
 fn op_types(model: &whittle::onnx::pb::ModelProto) -> Vec<String> {
-    model.graph.as_ref().map(|g| g.node.iter().map(|n| n.op_type.clone()).collect()).unwrap_or_default()
+    model
+        .graph
+        .as_ref()
+        .map(|g| g.node.iter().map(|n| n.op_type.clone()).collect())
+        .unwrap_or_default()
 }
 
 fn in_scope(ops: &[String]) -> bool {
-    !ops.is_empty() && ops.iter().all(|op| RUNTIME_OPS.contains(&op.as_str()) || op == "Constant")
+    !ops.is_empty()
+        && ops
+            .iter()
+            .all(|op| RUNTIME_OPS.contains(&op.as_str()) || op == "Constant")
 }
 
 fn run_case(dir: &Path, model: &whittle::onnx::pb::ModelProto) -> Outcome {
     let graph = model.graph.as_ref().expect("graph");
     let inits: Vec<&str> = graph.initializer.iter().map(|i| i.name.as_str()).collect();
-    let input_names: Vec<String> = graph.input.iter().map(|i| i.name.clone()).filter(|n| !inits.contains(&n.as_str())).collect();
-    let mut sets: Vec<PathBuf> = std::fs::read_dir(dir).expect("test dir").filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect();
+    let input_names: Vec<String> = graph
+        .input
+        .iter()
+        .map(|i| i.name.clone())
+        .filter(|n| !inits.contains(&n.as_str()))
+        .collect();
+    let mut sets: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("test dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
     sets.sort();
     for set in sets {
         let read_all = |prefix: &str| -> Result<Vec<Tensor>, String> {
             let mut files: Vec<PathBuf> = std::fs::read_dir(&set)
                 .expect("data set")
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix)))
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+                })
                 .collect();
-            files.sort_by_key(|p| p.file_name().map(|n| n.to_string_lossy().trim_start_matches(prefix).trim_end_matches(".pb").parse::<usize>().unwrap_or(0)));
-            files.iter().map(|f| read_pb(f).map(|(_, t)| t)).collect::<Result<Vec<_>, _>>()
+            files.sort_by_key(|p| {
+                p.file_name().map(|n| {
+                    n.to_string_lossy()
+                        .trim_start_matches(prefix)
+                        .trim_end_matches(".pb")
+                        .parse::<usize>()
+                        .unwrap_or(0)
+                })
+            });
+            files
+                .iter()
+                .map(|f| read_pb(f).map(|(_, t)| t))
+                .collect::<Result<Vec<_>, _>>()
         };
         let (inputs, expected) = match (read_all("input_"), read_all("output_")) {
             (Ok(i), Ok(o)) => (i, o),
@@ -83,7 +123,6 @@ fn run_case(dir: &Path, model: &whittle::onnx::pb::ModelProto) -> Outcome {
         let mut freeze = vec![false; inputs.len()];
         let outcome = loop {
             let mut opts = CompileOptions::default();
-            opts.import = ImportOptions::default();
             let mut runtime_inputs = Vec::new();
             for (i, t) in inputs.iter().enumerate() {
                 let name = input_names.get(i).cloned().unwrap_or_default();
@@ -106,19 +145,33 @@ fn run_case(dir: &Path, model: &whittle::onnx::pb::ModelProto) -> Outcome {
                     break Outcome::Fail(format!("compile: {}", text.replace('\n', " ")));
                 }
             };
-            let outputs = match Runner::new(&compiled.artifact).and_then(|mut r| r.run(&runtime_inputs)) {
-                Ok(o) => o,
-                Err(e) => break Outcome::Fail(format!("run: {e}")),
-            };
+            let outputs =
+                match Runner::new(&compiled.artifact).and_then(|mut r| r.run(&runtime_inputs)) {
+                    Ok(o) => o,
+                    Err(e) => break Outcome::Fail(format!("run: {e}")),
+                };
             if outputs.len() != expected.len() {
-                break Outcome::Fail(format!("{} outputs, expected {}", outputs.len(), expected.len()));
+                break Outcome::Fail(format!(
+                    "{} outputs, expected {}",
+                    outputs.len(),
+                    expected.len()
+                ));
             }
-            let mismatch = outputs.iter().zip(&expected).enumerate().find_map(|(i, (a, e))| {
-                if e.dtype != ElemType::F32 {
-                    return Some(format!("output {i} is {}, whittle produces float32", e.dtype));
-                }
-                compare(a, e, ATOL, RTOL).err().map(|m| format!("output {i}: {m}"))
-            });
+            let mismatch = outputs
+                .iter()
+                .zip(&expected)
+                .enumerate()
+                .find_map(|(i, (a, e))| {
+                    if e.dtype != ElemType::F32 {
+                        return Some(format!(
+                            "output {i} is {}, whittle produces float32",
+                            e.dtype
+                        ));
+                    }
+                    compare(a, e, ATOL, RTOL)
+                        .err()
+                        .map(|m| format!("output {i}: {m}"))
+                });
             break match mismatch {
                 Some(m) => Outcome::Fail(m),
                 None => Outcome::Pass,
@@ -135,7 +188,11 @@ fn run_case(dir: &Path, model: &whittle::onnx::pb::ModelProto) -> Outcome {
 fn onnx_node_tests() {
     let root = node_tests_dir();
     let manifest = excluded();
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root).expect("node tests").filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("node tests")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
     dirs.sort();
     let (mut passed, mut out_of_scope) = (0, 0);
     let mut failed = Vec::new();
@@ -143,7 +200,11 @@ fn onnx_node_tests() {
     let mut excluded_count = 0;
     let mut seen = std::collections::BTreeSet::new();
     for dir in &dirs {
-        let name = dir.file_name().expect("name").to_string_lossy().into_owned();
+        let name = dir
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
         let model = match whittle::compile::load_onnx(&dir.join("model.onnx")) {
             Ok(m) => m,
             Err(e) => panic!("{name}: {e}"),
@@ -153,7 +214,8 @@ fn onnx_node_tests() {
             continue;
         }
         seen.insert(name.clone());
-        let outcome = std::panic::catch_unwind(|| run_case(dir, &model)).unwrap_or_else(|_| Outcome::Fail("panicked".into()));
+        let outcome = std::panic::catch_unwind(|| run_case(dir, &model))
+            .unwrap_or_else(|_| Outcome::Fail("panicked".into()));
         match (outcome, manifest.get(&name)) {
             (Outcome::Pass, None) => passed += 1,
             (Outcome::Pass, Some(_)) => stale.push(name),
@@ -170,7 +232,17 @@ fn onnx_node_tests() {
     for f in &failed {
         println!("FAIL {f}");
     }
-    assert!(unknown.is_empty(), "excluded.toml lists cases that are not in scope: {unknown:?}");
-    assert!(stale.is_empty(), "excluded cases now pass; remove them from excluded.toml: {stale:?}");
-    assert!(failed.is_empty(), "{} conformance case(s) failed (see above)", failed.len());
+    assert!(
+        unknown.is_empty(),
+        "excluded.toml lists cases that are not in scope: {unknown:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "excluded cases now pass; remove them from excluded.toml: {stale:?}"
+    );
+    assert!(
+        failed.is_empty(),
+        "{} conformance case(s) failed (see above)",
+        failed.len()
+    );
 }

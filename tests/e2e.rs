@@ -13,18 +13,26 @@ const RTOL: f32 = 1e-5;
 /// Compiles `path`, runs `samples` random inputs through whittle (all at once, stacked) and
 /// through tract (one by one), and compares. Returns the compiled model.
 fn check_against_tract(path: &Path, input_shape: &[usize], samples: usize) -> whittle::Compiled {
-    let compiled = whittle::compile_path(path, &CompileOptions::default()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let compiled = whittle::compile_path(path, &CompileOptions::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let n: usize = input_shape.iter().product();
     let data = noise(7, n * samples, 2.0);
     let mut stacked_shape = input_shape.to_vec();
     stacked_shape[0] *= samples;
-    let ours = Runner::new(&compiled.artifact).expect("load").run(&[Tensor::f32(stacked_shape, data.clone())]).expect("run");
+    let ours = Runner::new(&compiled.artifact)
+        .expect("load")
+        .run(&[Tensor::f32(stacked_shape, data.clone())])
+        .expect("run");
     for s in 0..samples {
         let one = Tensor::f32(input_shape.to_vec(), data[s * n..(s + 1) * n].to_vec());
         let reference = whittle::reference::run_tract(path, &[one]).expect("tract");
         let out_len = reference[0].len();
-        let mine = Tensor::f32(reference[0].shape.clone(), ours[0].to_f32()[s * out_len..(s + 1) * out_len].to_vec());
-        let worst = compare(&mine, &reference[0], ATOL, RTOL).unwrap_or_else(|e| panic!("{} sample {s}: {e}", path.display()));
+        let mine = Tensor::f32(
+            reference[0].shape.clone(),
+            ours[0].to_f32()[s * out_len..(s + 1) * out_len].to_vec(),
+        );
+        let worst = compare(&mine, &reference[0], ATOL, RTOL)
+            .unwrap_or_else(|e| panic!("{} sample {s}: {e}", path.display()));
         assert!(worst.is_finite());
     }
     compiled
@@ -32,7 +40,10 @@ fn check_against_tract(path: &Path, input_shape: &[usize], samples: usize) -> wh
 
 fn plan_is_tight(c: &whittle::Compiled) {
     let (arena, bound) = (c.plan.arena_bytes as f64, c.plan.lower_bound_bytes as f64);
-    assert!(arena <= bound * 1.05 + 64.0, "arena {arena} vs lower bound {bound}");
+    assert!(
+        arena <= bound * 1.05 + 64.0,
+        "arena {arena} vs lower bound {bound}"
+    );
 }
 
 #[test]
@@ -42,7 +53,10 @@ fn tflite_style_nhwc_model_matches_tract() {
     plan_is_tight(&c);
     // The NHWC input feeds the convolutions without any layout copy.
     let ops: Vec<&str> = c.program.ops.iter().map(|o| o.kind.name()).collect();
-    assert!(!ops.contains(&"Transpose"), "unexpected transpose in {ops:?}");
+    assert!(
+        !ops.contains(&"Transpose"),
+        "unexpected transpose in {ops:?}"
+    );
 }
 
 #[test]
@@ -84,6 +98,10 @@ fn batch_dimension_follows_input_shape_option() {
     let mut opts = CompileOptions::default();
     opts.import.input_shapes.push((None, vec![4, 6, 16]));
     let c = whittle::compile_path(&path, &opts).expect("compile");
-    let model_input = whittle::inspect::Summary::of(&c.artifact).expect("inspect").inputs[0].shape.clone();
+    let model_input = whittle::inspect::Summary::of(&c.artifact)
+        .expect("inspect")
+        .inputs[0]
+        .shape
+        .clone();
     assert_eq!(model_input, vec![4, 6, 16]);
 }

@@ -22,11 +22,16 @@ fn every_unsupported_node_is_listed_in_one_error() {
     let d = g.node("LRN", &[&c], vec![("size", Attr::Int(3))]);
     g.output(&d, &[1, 4, 8, 8]);
     let err = compile_bytes(&g.to_bytes()).unwrap_err();
-    let CompileError::Unsupported(list) = &err else { panic!("{err}") };
+    let CompileError::Unsupported(list) = &err else {
+        panic!("{err}")
+    };
     let ops: Vec<&str> = list.iter().map(|u| u.op_type.as_str()).collect();
     assert_eq!(ops, ["Resize", "Pad", "LRN"], "{err}");
     let text = err.to_string();
-    assert!(text.contains("resize_0") && text.contains("operator 'Resize' is not supported"), "{text}");
+    assert!(
+        text.contains("resize_0") && text.contains("operator 'Resize' is not supported"),
+        "{text}"
+    );
     // `check` reports the same reason per node.
     let model = model_from_bytes(&{
         let mut g = GraphBuilder::new("pad", 13);
@@ -38,7 +43,11 @@ fn every_unsupported_node_is_listed_in_one_error() {
     .unwrap();
     let report = whittle::compile::check(&model, None, &CompileOptions::default()).unwrap();
     assert!(!report.compiles);
-    assert!(report.nodes[0].detail.contains("Pad mode 'reflect'"), "{:?}", report.nodes);
+    assert!(
+        report.nodes[0].detail.contains("Pad mode 'reflect'"),
+        "{:?}",
+        report.nodes
+    );
 }
 
 #[test]
@@ -49,7 +58,10 @@ fn unsupported_attribute_names_the_attribute() {
     let y = g.node("Conv", &[&x, &w], vec![]);
     g.output(&y, &[1, 2, 4, 4, 4]);
     let err = compile_bytes(&g.to_bytes()).unwrap_err().to_string();
-    assert!(err.contains("conv_0") && err.contains("1-D and 2-D"), "{err}");
+    assert!(
+        err.contains("conv_0") && err.contains("1-D and 2-D"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -63,7 +75,10 @@ fn garbage_and_truncated_files_are_read_errors() {
     let good = fixtures::pytorch_residual();
     for cut in (1..good.len()).step_by(97) {
         // Any prefix is either rejected as protobuf or found structurally invalid.
-        assert!(compile_bytes(&good[..cut]).is_err(), "prefix of {cut} bytes compiled");
+        assert!(
+            compile_bytes(&good[..cut]).is_err(),
+            "prefix of {cut} bytes compiled"
+        );
     }
 }
 
@@ -77,11 +92,18 @@ fn a_cycle_is_named() {
         g.output(&a, &[1, 4]);
         g.build()
     };
-    let err = whittle::compile(&model, None, &CompileOptions::default()).unwrap_err().to_string();
+    let err = whittle::compile(&model, None, &CompileOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("cycle"), "{err}");
     model.graph.as_mut().unwrap().node[0].input[1] = "nowhere".into();
-    let err = whittle::compile(&model, None, &CompileOptions::default()).unwrap_err().to_string();
-    assert!(err.contains("'nowhere'") && err.contains("nothing produces"), "{err}");
+    let err = whittle::compile(&model, None, &CompileOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("'nowhere'") && err.contains("nothing produces"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -91,7 +113,12 @@ fn dynamic_non_batch_dimension_asks_for_input_shape() {
     let y = g.node("Relu", &[&x], vec![]);
     g.output(&y, &[1, -1]);
     let err = compile_bytes(&g.to_bytes()).unwrap_err().to_string();
-    assert!(err.contains("input 'x'") && err.contains("dimension 1 is dynamic") && err.contains("--input-shape"), "{err}");
+    assert!(
+        err.contains("input 'x'")
+            && err.contains("dimension 1 is dynamic")
+            && err.contains("--input-shape"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -102,7 +129,10 @@ fn mismatched_shapes_name_node_and_shapes() {
     let y = g.node("MatMul", &[&x, &w], vec![]);
     g.output(&y, &[1, 3]);
     let err = compile_bytes(&g.to_bytes()).unwrap_err().to_string();
-    assert!(err.contains("matmul_0") && err.contains("[1, 5]") && err.contains("[4, 3]"), "{err}");
+    assert!(
+        err.contains("matmul_0") && err.contains("[1, 5]") && err.contains("[4, 3]"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -113,7 +143,15 @@ fn weights_that_do_not_fit_the_target_are_refused_with_the_excess() {
     let y = g.node("MatMul", &[&x, &w], vec![]);
     g.output(&y, &[1, 512]);
     let model = model_from_bytes(&g.to_bytes()).unwrap();
-    let opts = CompileOptions { target: whittle::targets::Target::resolve("cortex-m0plus").unwrap(), ..Default::default() };
-    let err = whittle::compile(&model, None, &opts).unwrap_err().to_string();
-    assert!(err.contains("cortex-m0plus") && err.contains("more than the 262144 available"), "{err}");
+    let opts = CompileOptions {
+        target: whittle::targets::Target::resolve("cortex-m0plus").unwrap(),
+        ..Default::default()
+    };
+    let err = whittle::compile(&model, None, &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cortex-m0plus") && err.contains("more than the 262144 available"),
+        "{err}"
+    );
 }

@@ -10,7 +10,9 @@ use whittle_tests::temp_model;
 
 fn artifact() -> Vec<u8> {
     let (_dir, path) = temp_model("tflite.onnx", &fixtures::tflite_style());
-    whittle::compile_path(&path, &CompileOptions::default()).expect("compile").artifact
+    whittle::compile_path(&path, &CompileOptions::default())
+        .expect("compile")
+        .artifact
 }
 
 fn load(bytes: &[u8]) -> Result<(), LoadError> {
@@ -48,7 +50,10 @@ fn wrong_magic_is_bad_magic() {
     let mut bytes = artifact();
     bytes[1] = b'X';
     assert_eq!(load(&bytes), Err(LoadError::BadMagic));
-    assert_eq!(load(b"PK\x03\x04 definitely not an artifact, but long enough to have a preamble"), Err(LoadError::BadMagic));
+    assert_eq!(
+        load(b"PK\x03\x04 definitely not an artifact, but long enough to have a preamble"),
+        Err(LoadError::BadMagic)
+    );
 }
 
 #[test]
@@ -56,7 +61,13 @@ fn wrong_version_is_unsupported_version() {
     let mut bytes = artifact();
     bytes[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
     reseal(&mut bytes);
-    assert_eq!(load(&bytes), Err(LoadError::UnsupportedVersion { found: FORMAT_VERSION + 1, supported: FORMAT_VERSION }));
+    assert_eq!(
+        load(&bytes),
+        Err(LoadError::UnsupportedVersion {
+            found: FORMAT_VERSION + 1,
+            supported: FORMAT_VERSION
+        })
+    );
 }
 
 #[test]
@@ -81,7 +92,10 @@ fn preamble_bit_flips_are_rejected() {
         for bit in 0..8 {
             let mut damaged = bytes.clone();
             damaged[pos] ^= 1 << bit;
-            assert!(load(&damaged).is_err(), "flip of bit {bit} at byte {pos} loaded");
+            assert!(
+                load(&damaged).is_err(),
+                "flip of bit {bit} at byte {pos} loaded"
+            );
         }
     }
 }
@@ -102,7 +116,8 @@ fn resealed_header_mutations_never_panic() {
         if let Ok(model) = Model::load(&aligned) {
             accepted += 1;
             let mut arena = vec![0u8; model.arena_bytes() + 16];
-            let mut interp = Interpreter::new(&model, &mut arena).expect("arena sized by the model");
+            let mut interp =
+                Interpreter::new(&model, &mut arena).expect("arena sized by the model");
             let _ = interp.invoke();
         }
     }
@@ -115,12 +130,18 @@ fn target_mismatch_is_a_typed_error() {
     let bytes = artifact();
     let aligned = AlignedBytes::new(&bytes);
     assert!(Model::load_for_target(&aligned, "generic").is_ok());
-    assert_eq!(Model::load_for_target(&aligned, "cortex-m4f").err(), Some(LoadError::TargetMismatch));
+    assert_eq!(
+        Model::load_for_target(&aligned, "cortex-m4f").err(),
+        Some(LoadError::TargetMismatch)
+    );
 }
 
 #[test]
 fn misaligned_weights_are_refused() {
     let bytes = artifact();
     let aligned = AlignedBytes::new(&[&[0u8][..], &bytes].concat());
-    assert_eq!(Model::load(&aligned[1..]).err(), Some(LoadError::Misaligned { required: 4 }));
+    assert_eq!(
+        Model::load(&aligned[1..]).err(),
+        Some(LoadError::Misaligned { required: 4 })
+    );
 }

@@ -118,7 +118,7 @@ fn sample_count(data: &[usize], want: &[usize]) -> Option<usize> {
         && data.len() == want.len()
         && data[1..] == want[1..]
         && want[0] > 0
-        && data[0] % want[0] == 0
+        && data[0].is_multiple_of(want[0])
     {
         return Some(data[0] / want[0]);
     }

@@ -7,17 +7,27 @@ use whittle::Tensor;
 use whittle::onnx::build::{Attr, GraphBuilder};
 
 fn whittle(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_whittle")).args(args).output().expect("run whittle")
+    Command::new(env!("CARGO_BIN_EXE_whittle"))
+        .args(args)
+        .output()
+        .expect("run whittle")
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn small_model(dir: &Path) -> PathBuf {
     let mut g = GraphBuilder::new("small", 13);
     let x = g.input("features", &[-1, 4]);
-    let w = g.constant("w", &Tensor::f32(vec![4, 3], (0..12).map(|i| i as f32 / 10.0).collect()));
+    let w = g.constant(
+        "w",
+        &Tensor::f32(vec![4, 3], (0..12).map(|i| i as f32 / 10.0).collect()),
+    );
     let b = g.constant("b", &Tensor::f32(vec![3], vec![0.1, -0.2, 0.3]));
     let y = g.node("Gemm", &[&x, &w, &b], vec![]);
     let y = g.node("Relu", &[&y], vec![]);
@@ -30,7 +40,11 @@ fn small_model(dir: &Path) -> PathBuf {
 fn unsupported_model(dir: &Path) -> PathBuf {
     let mut g = GraphBuilder::new("bad", 13);
     let x = g.input("x", &[1, 2, 4, 4]);
-    let y = g.node("InstanceNormalization", &[&x], vec![("epsilon", Attr::Float(1e-5))]);
+    let y = g.node(
+        "InstanceNormalization",
+        &[&x],
+        vec![("epsilon", Attr::Float(1e-5))],
+    );
     let z = g.node("Resize", &[&y], vec![]);
     g.output(&z, &[1, 2, 4, 4]);
     let path = dir.join("bad.onnx");
@@ -43,25 +57,54 @@ fn compile_inspect_run_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let model = small_model(dir.path());
     let wtl = dir.path().join("small.wtl");
-    let out = whittle(&["compile", model.to_str().unwrap(), "-o", wtl.to_str().unwrap(), "--target", "cortex-m4f"]);
+    let out = whittle(&[
+        "compile",
+        model.to_str().unwrap(),
+        "-o",
+        wtl.to_str().unwrap(),
+        "--target",
+        "cortex-m4f",
+    ]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("wrote"), "{}", text(&out));
 
     let out = whittle(&["inspect", wtl.to_str().unwrap(), "--json"]);
     assert!(out.status.success(), "{}", text(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
-    for key in ["artifact_bytes", "weight_bytes", "arena_bytes", "arena_lower_bound_bytes", "ops", "target"] {
+    for key in [
+        "artifact_bytes",
+        "weight_bytes",
+        "arena_bytes",
+        "arena_lower_bound_bytes",
+        "ops",
+        "target",
+    ] {
         assert!(json.get(key).is_some(), "missing {key} in {json}");
     }
     assert_eq!(json["target"], "cortex-m4f");
     assert_eq!(json["ops"], serde_json::json!(["Dense"]));
-    assert_eq!(json["artifact_bytes"].as_u64().unwrap() as usize, std::fs::metadata(&wtl).unwrap().len() as usize);
+    assert_eq!(
+        json["artifact_bytes"].as_u64().unwrap() as usize,
+        std::fs::metadata(&wtl).unwrap().len() as usize
+    );
 
-    let x = Tensor::f32(vec![3, 4], vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, -1.0, -1.0, -1.0, -1.0]);
+    let x = Tensor::f32(
+        vec![3, 4],
+        vec![
+            1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, -1.0, -1.0, -1.0, -1.0,
+        ],
+    );
     let input = dir.path().join("x.npy");
     whittle::data::write_npy(&input, &x).unwrap();
     let output = dir.path().join("y.npy");
-    let out = whittle(&["run", wtl.to_str().unwrap(), "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    let out = whittle(&[
+        "run",
+        wtl.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", text(&out));
     let y = whittle::data::read_npy(&output).unwrap();
     assert_eq!(y.shape, vec![3, 3]);
@@ -76,12 +119,24 @@ fn unsupported_model_fails_listing_every_node_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let model = unsupported_model(dir.path());
     let wtl = dir.path().join("bad.wtl");
-    let out = whittle(&["compile", model.to_str().unwrap(), "-o", wtl.to_str().unwrap()]);
+    let out = whittle(&[
+        "compile",
+        model.to_str().unwrap(),
+        "-o",
+        wtl.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let msg = text(&out);
-    assert!(msg.contains("InstanceNormalization") && msg.contains("Resize"), "{msg}");
+    assert!(
+        msg.contains("InstanceNormalization") && msg.contains("Resize"),
+        "{msg}"
+    );
     assert!(!wtl.exists());
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "stray files left behind");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "stray files left behind"
+    );
 
     let out = whittle(&["check", model.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -97,7 +152,12 @@ fn unwritable_output_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let model = small_model(dir.path());
     let target = dir.path().join("no/such/dir/out.wtl");
-    let out = whittle(&["compile", model.to_str().unwrap(), "-o", target.to_str().unwrap()]);
+    let out = whittle(&[
+        "compile",
+        model.to_str().unwrap(),
+        "-o",
+        target.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("no/such/dir/out.wtl"), "{}", text(&out));
 }
@@ -107,7 +167,16 @@ fn damaged_artifact_is_refused_by_inspect_and_run() {
     let dir = tempfile::tempdir().unwrap();
     let model = small_model(dir.path());
     let wtl = dir.path().join("small.wtl");
-    assert!(whittle(&["compile", model.to_str().unwrap(), "-o", wtl.to_str().unwrap()]).status.success());
+    assert!(
+        whittle(&[
+            "compile",
+            model.to_str().unwrap(),
+            "-o",
+            wtl.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
     let mut bytes = std::fs::read(&wtl).unwrap();
     let n = bytes.len();
     bytes[n / 2] ^= 0x10;
@@ -122,11 +191,27 @@ fn wrong_input_shape_names_both_shapes() {
     let dir = tempfile::tempdir().unwrap();
     let model = small_model(dir.path());
     let wtl = dir.path().join("small.wtl");
-    assert!(whittle(&["compile", model.to_str().unwrap(), "-o", wtl.to_str().unwrap()]).status.success());
+    assert!(
+        whittle(&[
+            "compile",
+            model.to_str().unwrap(),
+            "-o",
+            wtl.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
     let input = dir.path().join("x.npy");
     whittle::data::write_npy(&input, &Tensor::f32(vec![2, 5], vec![0.0; 10])).unwrap();
     let output = dir.path().join("y.npy");
-    let out = whittle(&["run", wtl.to_str().unwrap(), "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
+    let out = whittle(&[
+        "run",
+        wtl.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let msg = text(&out);
     assert!(msg.contains("[2, 5]") && msg.contains("[1, 4]"), "{msg}");
@@ -137,7 +222,13 @@ fn wrong_input_shape_names_both_shapes() {
 fn targets_are_listed() {
     let out = whittle(&["targets"]);
     assert!(out.status.success());
-    for name in ["cortex-m0plus", "cortex-m4f", "riscv32imac", "aarch64-a53", "x86_64-avx2"] {
+    for name in [
+        "cortex-m0plus",
+        "cortex-m4f",
+        "riscv32imac",
+        "aarch64-a53",
+        "x86_64-avx2",
+    ] {
         assert!(text(&out).contains(name), "{name} missing");
     }
 }

@@ -184,7 +184,10 @@ impl fmt::Display for InvokeError {
                 write!(f, "wrong length: tensor has {expected} elements, got {got}")
             }
             InvokeError::Internal { op } => {
-                write!(f, "internal error at operator {op} (artifact changed after load?)")
+                write!(
+                    f,
+                    "internal error at operator {op} (artifact changed after load?)"
+                )
             }
         }
     }

@@ -40,7 +40,10 @@ impl<'r, 'a> Interpreter<'r, 'a> {
         })?;
         check_dtype::<T>(&desc)?;
         let range = desc.buf.offset as usize..desc.buf.end() as usize;
-        let bytes = self.arena.get_mut(range).ok_or(InvokeError::Internal { op: u16::MAX })?;
+        let bytes = self
+            .arena
+            .get_mut(range)
+            .ok_or(InvokeError::Internal { op: u16::MAX })?;
         bytemuck::try_cast_slice_mut(bytes).map_err(|_| InvokeError::Internal { op: u16::MAX })
     }
 
@@ -63,7 +66,9 @@ impl<'r, 'a> Interpreter<'r, 'a> {
             index: saturate(index),
         })?;
         check_dtype::<T>(&desc)?;
-        let bytes = self.tensor_bytes(&desc).ok_or(InvokeError::Internal { op: u16::MAX })?;
+        let bytes = self
+            .tensor_bytes(&desc)
+            .ok_or(InvokeError::Internal { op: u16::MAX })?;
         bytemuck::try_cast_slice(bytes).map_err(|_| InvokeError::Internal { op: u16::MAX })
     }
 
@@ -90,14 +95,20 @@ impl<'r, 'a> Interpreter<'r, 'a> {
     ) -> Result<(), InvokeError> {
         let weights = self.model.weights();
         for (index, op) in self.model.header().ops.iter().enumerate() {
-            let op = op.map_err(|_| InvokeError::Internal { op: saturate(index) })?;
+            let op = op.map_err(|_| InvokeError::Internal {
+                op: saturate(index),
+            })?;
             let output =
-                run(&op.kind, self.arena, weights).map_err(|Unresolved| InvokeError::Internal { op: saturate(index) })?;
+                run(&op.kind, self.arena, weights).map_err(|Unresolved| InvokeError::Internal {
+                    op: saturate(index),
+                })?;
             let range = output.offset as usize..output.end() as usize;
             observer(
                 index,
                 &op,
-                self.arena.get(range).ok_or(InvokeError::Internal { op: saturate(index) })?,
+                self.arena.get(range).ok_or(InvokeError::Internal {
+                    op: saturate(index),
+                })?,
             );
         }
         Ok(())

@@ -162,7 +162,7 @@ fn conv_geometry(g: &ConvGeometry) -> Check {
     ];
     ensure(positive.iter().all(|&v| v > 0), OpFault::BadParameter)?;
     ensure(
-        g.in_c % g.groups == 0 && g.out_c % g.groups == 0,
+        g.in_c.is_multiple_of(g.groups) && g.out_c.is_multiple_of(g.groups),
         OpFault::BadParameter,
     )?;
     let out_h = window_out(

@@ -2,14 +2,26 @@
 //! indexed implementation (NCHW, textbook loops) of the same ONNX semantics.
 
 use proptest::prelude::*;
-use whittle_runtime::format::{Activation, BinaryKind, ConvGeometry, PoolGeometry, PoolKind, Shape, UnaryKind};
+use whittle_runtime::format::{
+    Activation, BinaryKind, ConvGeometry, PoolGeometry, PoolKind, Shape, UnaryKind,
+};
 use whittle_runtime::kernels::{self, Src};
 
 fn close(a: &[f32], b: &[f32]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + y.abs()))
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| (x - y).abs() <= 1e-5 * (1.0 + y.abs()))
 }
 
-fn geom(in_hw: (u32, u32), c: (u32, u32), k: (u32, u32), stride: (u32, u32), pad: [u32; 4], groups: u32) -> ConvGeometry {
+fn geom(
+    in_hw: (u32, u32),
+    c: (u32, u32),
+    k: (u32, u32),
+    stride: (u32, u32),
+    pad: [u32; 4],
+    groups: u32,
+) -> ConvGeometry {
     let out = |i: u32, k: u32, s: u32, p0: u32, p1: u32| (i + p0 + p1 - k) / s + 1;
     ConvGeometry {
         batch: 1,
@@ -42,7 +54,18 @@ fn conv_3x3_with_padding_by_hand() {
     let mut y = vec![0.0; 9];
     kernels::conv::conv2d_f32(&g, Activation::None, &x, &[1.0; 9], Some(&[0.5]), &mut y).unwrap();
     assert_eq!(y, [12.5, 21.5, 16.5, 27.5, 45.5, 33.5, 24.5, 39.5, 28.5]);
-    kernels::conv::conv2d_f32(&g, Activation::Clip { min: 0.0, max: 20.0 }, &x, &[1.0; 9], Some(&[0.5]), &mut y).unwrap();
+    kernels::conv::conv2d_f32(
+        &g,
+        Activation::Clip {
+            min: 0.0,
+            max: 20.0,
+        },
+        &x,
+        &[1.0; 9],
+        Some(&[0.5]),
+        &mut y,
+    )
+    .unwrap();
     assert_eq!(y, [12.5, 20.0, 16.5, 20.0, 20.0, 20.0, 20.0, 20.0, 20.0]);
 }
 
@@ -51,7 +74,15 @@ fn depthwise_conv_keeps_channels_apart() {
     // NHWC 1x2x1x2: channel 0 = [1, 2], channel 1 = [10, 20]; 2x1 kernels [1, 1] and [1, -1].
     let g = geom((2, 1), (2, 2), (2, 1), (1, 1), [0; 4], 2);
     let mut y = vec![0.0; 2];
-    kernels::conv::conv2d_f32(&g, Activation::None, &[1.0, 10.0, 2.0, 20.0], &[1.0, 1.0, 1.0, -1.0], None, &mut y).unwrap();
+    kernels::conv::conv2d_f32(
+        &g,
+        Activation::None,
+        &[1.0, 10.0, 2.0, 20.0],
+        &[1.0, 1.0, 1.0, -1.0],
+        None,
+        &mut y,
+    )
+    .unwrap();
     assert_eq!(y, [3.0, -10.0]);
 }
 
@@ -59,7 +90,10 @@ fn depthwise_conv_keeps_channels_apart() {
 fn inconsistent_lengths_are_an_error_not_a_panic() {
     let g = geom((3, 3), (1, 1), (3, 3), (1, 1), [1, 1, 1, 1], 1);
     let mut y = vec![0.0; 9];
-    assert!(kernels::conv::conv2d_f32(&g, Activation::None, &[0.0; 8], &[1.0; 9], None, &mut y).is_err());
+    assert!(
+        kernels::conv::conv2d_f32(&g, Activation::None, &[0.0; 8], &[1.0; 9], None, &mut y)
+            .is_err()
+    );
     assert!(kernels::softmax::softmax_f32(2, 3, 1, false, &[0.0; 5], &mut [0.0; 6]).is_err());
 }
 
@@ -91,9 +125,25 @@ fn average_pool_padding_modes_by_hand() {
     let g = pool_geom(2, 3, 1, 1);
     let x = [1.0, 2.0, 3.0, 4.0];
     let mut y = vec![0.0; 4];
-    kernels::pool::pool2d_f32(PoolKind::Avg { count_include_pad: false }, &g, &x, &mut y).unwrap();
+    kernels::pool::pool2d_f32(
+        PoolKind::Avg {
+            count_include_pad: false,
+        },
+        &g,
+        &x,
+        &mut y,
+    )
+    .unwrap();
     assert_eq!(y, [2.5; 4]);
-    kernels::pool::pool2d_f32(PoolKind::Avg { count_include_pad: true }, &g, &x, &mut y).unwrap();
+    kernels::pool::pool2d_f32(
+        PoolKind::Avg {
+            count_include_pad: true,
+        },
+        &g,
+        &x,
+        &mut y,
+    )
+    .unwrap();
     assert_eq!(y, [10.0 / 9.0; 4]);
     kernels::pool::pool2d_f32(PoolKind::Max, &g, &[-1.0, -2.0, -3.0, -4.0], &mut y).unwrap();
     assert_eq!(y, [-1.0; 4], "padding never wins a max");
@@ -103,7 +153,10 @@ fn average_pool_padding_modes_by_hand() {
 fn softmax_and_log_softmax_by_hand() {
     let mut y = [0.0; 3];
     kernels::softmax::softmax_f32(1, 3, 1, false, &[1.0, 2.0, 3.0], &mut y).unwrap();
-    assert!(close(&y, &[0.090_030_57, 0.244_728_48, 0.665_240_94]), "{y:?}");
+    assert!(
+        close(&y, &[0.090_030_57, 0.244_728_48, 0.665_240_94]),
+        "{y:?}"
+    );
     kernels::softmax::softmax_f32(1, 3, 1, true, &[1.0, 2.0, 3.0], &mut y).unwrap();
     assert!(close(&y, &[-2.407_606, -1.407_606, -0.407_606]), "{y:?}");
     // Axis in the middle: [outer=1][axis=2][inner=2].
@@ -116,10 +169,30 @@ fn softmax_and_log_softmax_by_hand() {
 fn binary_broadcasts_like_numpy_and_runs_in_place() {
     let s = |d: &[u32]| Shape::new(d).unwrap();
     let mut y = [0.0; 6];
-    kernels::binary::binary_f32(BinaryKind::Sub, Activation::None, &s(&[2, 1]), &s(&[1, 3]), &s(&[2, 3]), Src::Slice(&[10.0, 20.0]), Src::Slice(&[1.0, 2.0, 3.0]), &mut y).unwrap();
+    kernels::binary::binary_f32(
+        BinaryKind::Sub,
+        Activation::None,
+        &s(&[2, 1]),
+        &s(&[1, 3]),
+        &s(&[2, 3]),
+        Src::Slice(&[10.0, 20.0]),
+        Src::Slice(&[1.0, 2.0, 3.0]),
+        &mut y,
+    )
+    .unwrap();
     assert_eq!(y, [9.0, 8.0, 7.0, 19.0, 18.0, 17.0]);
     let mut acc = [1.0, -2.0, 3.0];
-    kernels::binary::binary_f32(BinaryKind::Mul, Activation::Relu, &s(&[3]), &s(&[1]), &s(&[3]), Src::Output, Src::Slice(&[2.0]), &mut acc).unwrap();
+    kernels::binary::binary_f32(
+        BinaryKind::Mul,
+        Activation::Relu,
+        &s(&[3]),
+        &s(&[1]),
+        &s(&[3]),
+        Src::Output,
+        Src::Slice(&[2.0]),
+        &mut acc,
+    )
+    .unwrap();
     assert_eq!(acc, [2.0, 0.0, 6.0]);
 }
 
@@ -127,12 +200,32 @@ fn binary_broadcasts_like_numpy_and_runs_in_place() {
 fn matmul_dense_transpose_pad_copy_by_hand() {
     let s = |d: &[u32]| Shape::new(d).unwrap();
     let mut y = [0.0; 4];
-    kernels::matmul::matmul_f32(&s(&[2, 3]), &s(&[3, 2]), &s(&[2, 2]), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0], &mut y).unwrap();
+    kernels::matmul::matmul_f32(
+        &s(&[2, 3]),
+        &s(&[3, 2]),
+        &s(&[2, 2]),
+        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        &[1.0, 0.0, 0.0, 1.0, 1.0, 1.0],
+        &mut y,
+    )
+    .unwrap();
     assert_eq!(y, [4.0, 5.0, 10.0, 11.0]);
 
-    let shape = kernels::dense::DenseShape { rows: 1, in_features: 3, out_features: 2 };
+    let shape = kernels::dense::DenseShape {
+        rows: 1,
+        in_features: 3,
+        out_features: 2,
+    };
     let mut y = [0.0; 2];
-    kernels::dense::dense_f32(shape, Activation::None, &[1.0, 2.0, 3.0], &[1.0, 1.0, 1.0, 0.0, 0.0, -1.0], Some(&[0.5, 0.5]), &mut y).unwrap();
+    kernels::dense::dense_f32(
+        shape,
+        Activation::None,
+        &[1.0, 2.0, 3.0],
+        &[1.0, 1.0, 1.0, 0.0, 0.0, -1.0],
+        Some(&[0.5, 0.5]),
+        &mut y,
+    )
+    .unwrap();
     assert_eq!(y, [6.5, -2.5]);
 
     let mut t = [0u32; 6];
@@ -149,9 +242,23 @@ fn matmul_dense_transpose_pad_copy_by_hand() {
 
     // Concatenate [a b] and [c] rows of two 2-row matrices: blocks into a 3-wide output.
     let mut out = [0u8; 6];
-    let first = kernels::copy::BlockCopy { blocks: 2, block: 2, src_offset: 0, src_stride: 2, dst_offset: 0, dst_stride: 3 };
+    let first = kernels::copy::BlockCopy {
+        blocks: 2,
+        block: 2,
+        src_offset: 0,
+        src_stride: 2,
+        dst_offset: 0,
+        dst_stride: 3,
+    };
     kernels::copy::copy_blocks(&first, &[1, 2, 4, 5], &mut out).unwrap();
-    let second = kernels::copy::BlockCopy { blocks: 2, block: 1, src_offset: 0, src_stride: 1, dst_offset: 2, dst_stride: 3 };
+    let second = kernels::copy::BlockCopy {
+        blocks: 2,
+        block: 1,
+        src_offset: 0,
+        src_stride: 1,
+        dst_offset: 2,
+        dst_stride: 3,
+    };
     kernels::copy::copy_blocks(&second, &[3, 6], &mut out).unwrap();
     assert_eq!(out, [1, 2, 3, 4, 5, 6]);
 }
@@ -162,7 +269,16 @@ fn unary_values_by_hand() {
     assert_eq!(apply(UnaryKind::HardSwish, 3.0), 3.0);
     assert_eq!(apply(UnaryKind::HardSwish, -3.0), 0.0);
     assert_eq!(apply(UnaryKind::HardSwish, 1.0), 1.0 * (1.0 / 6.0 + 0.5));
-    assert_eq!(apply(UnaryKind::HardSigmoid { alpha: 0.2, beta: 0.5 }, 10.0), 1.0);
+    assert_eq!(
+        apply(
+            UnaryKind::HardSigmoid {
+                alpha: 0.2,
+                beta: 0.5
+            },
+            10.0
+        ),
+        1.0
+    );
     assert_eq!(apply(UnaryKind::LeakyRelu { alpha: 0.1 }, -2.0), -0.2);
     assert!((apply(UnaryKind::Sigmoid, 0.0) - 0.5).abs() < 1e-7);
     assert!(apply(UnaryKind::Sigmoid, -100.0) >= 0.0 && apply(UnaryKind::Sigmoid, 100.0) <= 1.0);
@@ -183,13 +299,16 @@ fn conv_nchw(x: &[f32], w: &[f32], b: &[f32], g: &ConvGeometry) -> Vec<f32> {
                 for ic in 0..cg {
                     for ky in 0..kh {
                         for kx in 0..kw {
-                            let iy = oy * g.stride_h as i64 - g.pad_top as i64 + ky * g.dilation_h as i64;
-                            let ix = ox * g.stride_w as i64 - g.pad_left as i64 + kx * g.dilation_w as i64;
+                            let iy = oy * g.stride_h as i64 - g.pad_top as i64
+                                + ky * g.dilation_h as i64;
+                            let ix = ox * g.stride_w as i64 - g.pad_left as i64
+                                + kx * g.dilation_w as i64;
                             if iy < 0 || iy >= h || ix < 0 || ix >= wd {
                                 continue;
                             }
                             let ch = (oc / mg) * cg + ic;
-                            acc += x[((ch * h + iy) * wd + ix) as usize] * w[(((oc * cg + ic) * kh + ky) * kw + kx) as usize];
+                            acc += x[((ch * h + iy) * wd + ix) as usize]
+                                * w[(((oc * cg + ic) * kh + ky) * kw + kx) as usize];
                         }
                     }
                 }
@@ -206,12 +325,13 @@ fn to_nhwc(x: &[f32], c: usize, hw: usize) -> Vec<f32> {
 }
 
 fn weights_ohwi(w: &[f32], m: usize, cg: usize, k: usize) -> Vec<f32> {
-    (0..m * k * cg).map(|i| {
-        let (oc, rest) = (i / (k * cg), i % (k * cg));
-        let (kk, ic) = (rest / cg, rest % cg);
-        w[(oc * cg + ic) * k + kk]
-    })
-    .collect()
+    (0..m * k * cg)
+        .map(|i| {
+            let (oc, rest) = (i / (k * cg), i % (k * cg));
+            let (kk, ic) = (rest / cg, rest % cg);
+            w[(oc * cg + ic) * k + kk]
+        })
+        .collect()
 }
 
 proptest! {

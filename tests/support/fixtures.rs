@@ -35,15 +35,31 @@ pub fn tflite_style() -> Vec<u8> {
     let t = g.node("Transpose", &[&x], vec![("perm", ints(&[0, 3, 1, 2]))]);
     let w1 = weights(&mut g, "w1", &[8, 3, 3, 3], 1, 0.5);
     let b1 = weights(&mut g, "b1", &[8], 2, 0.1);
-    let c1 = g.node("Conv", &[&t, &w1, &b1], vec![("pads", ints(&[1, 1, 1, 1])), ("strides", ints(&[1, 1]))]);
+    let c1 = g.node(
+        "Conv",
+        &[&t, &w1, &b1],
+        vec![("pads", ints(&[1, 1, 1, 1])), ("strides", ints(&[1, 1]))],
+    );
     let r1 = g.node("Relu", &[&c1], vec![]);
     let w2 = weights(&mut g, "w2", &[8, 1, 3, 3], 3, 0.5);
     let b2 = weights(&mut g, "b2", &[8], 4, 0.1);
-    let c2 = g.node("Conv", &[&r1, &w2, &b2], vec![("group", Attr::Int(8)), ("pads", ints(&[0, 0, 1, 1])), ("strides", ints(&[2, 2]))]);
+    let c2 = g.node(
+        "Conv",
+        &[&r1, &w2, &b2],
+        vec![
+            ("group", Attr::Int(8)),
+            ("pads", ints(&[0, 0, 1, 1])),
+            ("strides", ints(&[2, 2])),
+        ],
+    );
     let lo = g.constant("zero", &Tensor::f32(vec![], vec![0.0]));
     let hi = g.constant("six", &Tensor::f32(vec![], vec![6.0]));
     let r2 = g.node("Clip", &[&c2, &lo, &hi], vec![]);
-    let p = g.node("MaxPool", &[&r2], vec![("kernel_shape", ints(&[2, 2])), ("strides", ints(&[2, 2]))]);
+    let p = g.node(
+        "MaxPool",
+        &[&r2],
+        vec![("kernel_shape", ints(&[2, 2])), ("strides", ints(&[2, 2]))],
+    );
     let back = g.node("Transpose", &[&p], vec![("perm", ints(&[0, 2, 3, 1]))]);
     let shape = g.constant("flat", &Tensor::i64_vec(vec![-1, 3 * 2 * 8]));
     let flat = g.node("Reshape", &[&back, &shape], vec![]);
@@ -56,15 +72,43 @@ pub fn tflite_style() -> Vec<u8> {
     g.to_bytes()
 }
 
-fn conv_bn_relu(g: &mut GraphBuilder, x: &str, name: &str, cin: usize, cout: usize, k: usize, seed: u64) -> String {
+fn conv_bn_relu(
+    g: &mut GraphBuilder,
+    x: &str,
+    name: &str,
+    cin: usize,
+    cout: usize,
+    k: usize,
+    seed: u64,
+) -> String {
     let w = weights(g, &format!("{name}.w"), &[cout, cin, k, k], seed, 0.4);
     let pad = (k / 2) as i64;
-    let c = g.node("Conv", &[x, &w], vec![("pads", ints(&[pad, pad, pad, pad]))]);
-    let gamma = g.constant(&format!("{name}.gamma"), &Tensor::f32(vec![cout], noise(seed + 1, cout, 0.3).iter().map(|v| 1.0 + v).collect()));
+    let c = g.node(
+        "Conv",
+        &[x, &w],
+        vec![("pads", ints(&[pad, pad, pad, pad]))],
+    );
+    let gamma = g.constant(
+        &format!("{name}.gamma"),
+        &Tensor::f32(
+            vec![cout],
+            noise(seed + 1, cout, 0.3).iter().map(|v| 1.0 + v).collect(),
+        ),
+    );
     let beta = weights(g, &format!("{name}.beta"), &[cout], seed + 2, 0.2);
     let mean = weights(g, &format!("{name}.mean"), &[cout], seed + 3, 0.2);
-    let var = g.constant(&format!("{name}.var"), &Tensor::f32(vec![cout], noise(seed + 4, cout, 0.4).iter().map(|v| 1.0 + v).collect()));
-    let bn = g.node("BatchNormalization", &[&c, &gamma, &beta, &mean, &var], vec![("epsilon", Attr::Float(1e-3))]);
+    let var = g.constant(
+        &format!("{name}.var"),
+        &Tensor::f32(
+            vec![cout],
+            noise(seed + 4, cout, 0.4).iter().map(|v| 1.0 + v).collect(),
+        ),
+    );
+    let bn = g.node(
+        "BatchNormalization",
+        &[&c, &gamma, &beta, &mean, &var],
+        vec![("epsilon", Attr::Float(1e-3))],
+    );
     g.node("Relu", &[&bn], vec![])
 }
 
@@ -81,17 +125,42 @@ pub fn pytorch_residual() -> Vec<u8> {
     let left = conv_bn_relu(&mut g, &res, "left", 8, 4, 1, 30);
     let right = conv_bn_relu(&mut g, &res, "right", 8, 6, 3, 40);
     let cat = g.node("Concat", &[&left, &right], vec![("axis", Attr::Int(1))]);
-    let p1 = g.node("AveragePool", &[&cat], vec![("kernel_shape", ints(&[3, 3])), ("strides", ints(&[2, 2])), ("pads", ints(&[1, 1, 1, 1])), ("count_include_pad", Attr::Int(1))]);
+    let p1 = g.node(
+        "AveragePool",
+        &[&cat],
+        vec![
+            ("kernel_shape", ints(&[3, 3])),
+            ("strides", ints(&[2, 2])),
+            ("pads", ints(&[1, 1, 1, 1])),
+            ("count_include_pad", Attr::Int(1)),
+        ],
+    );
     let pads = g.constant("pads", &Tensor::i64_vec(vec![0, 0, 1, 0, 0, 0, 0, 1]));
     let value = g.constant("pad_value", &Tensor::f32(vec![], vec![0.5]));
     let padded = g.node("Pad", &[&p1, &pads, &value], vec![]);
-    let p2 = g.node("AveragePool", &[&padded], vec![("kernel_shape", ints(&[3, 3])), ("strides", ints(&[1, 1])), ("pads", ints(&[1, 1, 1, 1]))]);
+    let p2 = g.node(
+        "AveragePool",
+        &[&padded],
+        vec![
+            ("kernel_shape", ints(&[3, 3])),
+            ("strides", ints(&[1, 1])),
+            ("pads", ints(&[1, 1, 1, 1])),
+        ],
+    );
     let hs = g.node("HardSwish", &[&p2], vec![]);
     let gap = g.node("GlobalAveragePool", &[&hs], vec![]);
     let flat = g.node("Flatten", &[&gap], vec![]);
     let w = weights(&mut g, "fc.w", &[4, 10], 50, 0.5);
     let bias = weights(&mut g, "fc.b", &[4], 51, 0.1);
-    let fc = g.node("Gemm", &[&flat, &w, &bias], vec![("transB", Attr::Int(1)), ("alpha", Attr::Float(0.9)), ("beta", Attr::Float(1.1))]);
+    let fc = g.node(
+        "Gemm",
+        &[&flat, &w, &bias],
+        vec![
+            ("transB", Attr::Int(1)),
+            ("alpha", Attr::Float(0.9)),
+            ("beta", Attr::Float(1.1)),
+        ],
+    );
     let out = g.node("Sigmoid", &[&fc], vec![]);
     g.output(&out, &[-1, 4]);
     g.to_bytes()

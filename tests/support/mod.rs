@@ -6,13 +6,18 @@ use whittle::Tensor;
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives in the workspace")
+        .to_path_buf()
 }
 
 /// The reference models and data (`../shared/data` next to the workspace, or
 /// `$WHITTLE_SHARED_DATA`), when present on this machine.
 pub fn shared_data() -> Option<PathBuf> {
-    let dir = std::env::var_os("WHITTLE_SHARED_DATA").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("../shared/data"));
+    let dir = std::env::var_os("WHITTLE_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared/data"));
     dir.join("models").is_dir().then_some(dir)
 }
 
@@ -28,14 +33,23 @@ pub fn read_pb(path: &Path) -> Result<(String, Tensor), String> {
 pub fn compare(actual: &Tensor, expected: &Tensor, atol: f32, rtol: f32) -> Result<f32, String> {
     let (a, e) = (actual.to_f32(), expected.to_f32());
     if a.len() != e.len() {
-        return Err(format!("{} elements, expected {} (shapes {:?} vs {:?})", a.len(), e.len(), actual.shape, expected.shape));
+        return Err(format!(
+            "{} elements, expected {} (shapes {:?} vs {:?})",
+            a.len(),
+            e.len(),
+            actual.shape,
+            expected.shape
+        ));
     }
     let mut worst = 0f32;
     for (i, (&x, &y)) in a.iter().zip(&e).enumerate() {
         let same_special = (x.is_nan() && y.is_nan()) || (x.is_infinite() && x == y);
         let diff = (x - y).abs();
-        if !same_special && !(diff <= atol + rtol * y.abs()) {
-            return Err(format!("element {i}: got {x}, expected {y} (|diff| {diff})"));
+        let out_of_tolerance = diff.is_nan() || diff > atol + rtol * y.abs();
+        if !same_special && out_of_tolerance {
+            return Err(format!(
+                "element {i}: got {x}, expected {y} (|diff| {diff})"
+            ));
         }
         if diff.is_finite() {
             worst = worst.max(diff);

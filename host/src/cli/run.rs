@@ -16,6 +16,12 @@ pub struct Args {
     /// Output file: .npy (single output) or .npz (arrays named after the outputs).
     #[arg(long)]
     output: PathBuf,
+    /// Also print the K highest-scoring classes of each sample (first output).
+    #[arg(long, value_name = "K")]
+    top: Option<usize>,
+    /// Class names, one per line, for --top.
+    #[arg(long, value_name = "FILE", requires = "top")]
+    labels: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<bool> {
@@ -77,5 +83,38 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         args.output.display(),
         shapes.join(", ")
     );
+    if let (Some(k), Some((_, scores))) = (args.top, named.first()) {
+        let names: Vec<String> = match &args.labels {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?
+                .lines()
+                .map(str::to_string)
+                .collect(),
+            None => Vec::new(),
+        };
+        print_top(scores, k, &names);
+    }
     Ok(true)
+}
+
+/// Prints the `k` best classes of each row of a `[samples, classes]` output.
+fn print_top(scores: &whittle::Tensor, k: usize, names: &[String]) {
+    let classes = *scores.shape.last().unwrap_or(&1);
+    let values = scores.to_f32();
+    for (sample, row) in values.chunks(classes.max(1)).enumerate() {
+        let mut order: Vec<usize> = (0..row.len()).collect();
+        order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
+        let best: Vec<String> = order
+            .iter()
+            .take(k)
+            .map(|&c| {
+                let name = names
+                    .get(c)
+                    .cloned()
+                    .unwrap_or_else(|| format!("class {c}"));
+                format!("{name} {:.3}", row[c])
+            })
+            .collect();
+        println!("  sample {sample}: {}", best.join(", "));
+    }
 }

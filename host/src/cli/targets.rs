@@ -19,9 +19,12 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         println!("{}", serde_json::to_string_pretty(&all)?);
         return Ok(true);
     }
+    let header = [
+        "name", "triple", "isa", "features", "flash", "ram", "layout",
+    ];
     println!(
         "{:<16} {:<30} {:<14} {:<16} {:>10} {:>10}  {}",
-        "name", "triple", "isa", "features", "flash", "ram", "layout"
+        header[0], header[1], header[2], header[3], header[4], header[5], header[6]
     );
     for t in &all {
         println!(

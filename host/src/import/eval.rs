@@ -1,6 +1,6 @@
 //! Compile-time evaluation of operators whose inputs are all constants.
 
-use crate::ir::Op;
+use crate::ir::{Op, SliceAttrs};
 use crate::tensor::{ElemType, Tensor, TensorData};
 use whittle_runtime::format::BinaryKind;
 use whittle_runtime::kernels::{binary, unary};
@@ -52,7 +52,12 @@ pub fn eval(
             one(concat(&parts?, *axis as usize, dtype, shape))
         }
         Op::Slice {
-            attrs: Some((starts, ends, Some(axes))),
+            attrs:
+                Some(SliceAttrs {
+                    starts,
+                    ends,
+                    axes: Some(axes),
+                }),
         } => {
             let mut t = x.clone();
             for i in 0..axes.len() {

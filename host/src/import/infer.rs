@@ -3,7 +3,7 @@
 
 use super::shapes::{axis, broadcast, clamp_slice};
 use crate::ir::geometry::{AutoPad, window};
-use crate::ir::{ConvAttrs, Graph, Node, Op, PoolAttrs, ValueId};
+use crate::ir::{ConvAttrs, Graph, Node, Op, PoolAttrs, SliceAttrs, ValueId};
 use crate::tensor::{ElemType, Tensor};
 use whittle_runtime::format::{MAX_RANK, UnaryKind};
 
@@ -127,7 +127,11 @@ pub fn infer(node: &Node, graph: &Graph) -> Result<Inferred, String> {
             let mut out = c.shape(0)?.to_vec();
             for i in 1..node.inputs.len() {
                 if c.dtype(i)? != c.dtype(0)? {
-                    return Err(format!("operand types differ: {} and {}", c.dtype(0)?, c.dtype(i)?));
+                    return Err(format!(
+                        "operand types differ: {} and {}",
+                        c.dtype(0)?,
+                        c.dtype(i)?
+                    ));
                 }
                 out = broadcast(&out, c.shape(i)?)?;
             }
@@ -139,7 +143,12 @@ pub fn infer(node: &Node, graph: &Graph) -> Result<Inferred, String> {
             {
                 return Err("Dropout in training mode is not supported (it is random)".into());
             }
-            same(Op::Identity, c.first_only(), c.dtype(0)?, c.shape(0)?.to_vec())
+            same(
+                Op::Identity,
+                c.first_only(),
+                c.dtype(0)?,
+                c.shape(0)?.to_vec(),
+            )
         }
         Op::Unary(_) | Op::Identity => same(
             node.op.clone(),
@@ -515,7 +524,7 @@ pub fn resolve_reshape(
     }
     if let Some(i) = infer_at {
         let known: usize = out.iter().product();
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot reshape {input:?} to {target:?}"));
         }
         out[i] = total / known;
@@ -722,13 +731,10 @@ fn pad(c: &Ctx<'_>, attr_pads: Option<&[i64]>, attr_value: f32) -> Result<Inferr
     )
 }
 
-fn slice(
-    c: &Ctx<'_>,
-    attrs: Option<&(Vec<i64>, Vec<i64>, Option<Vec<i64>>)>,
-) -> Result<Inferred, String> {
+fn slice(c: &Ctx<'_>, attrs: Option<&SliceAttrs>) -> Result<Inferred, String> {
     let x = c.shape(0)?;
     let (starts, ends, axes, steps) = match attrs {
-        Some((s, e, a)) => (s.clone(), e.clone(), a.clone(), None),
+        Some(a) => (a.starts.clone(), a.ends.clone(), a.axes.clone(), None),
         None => (
             c.konst(1, "starts")?.to_i64(),
             c.konst(2, "ends")?.to_i64(),
@@ -757,7 +763,11 @@ fn slice(
         norm.2.push(a as i64);
     }
     let op = Op::Slice {
-        attrs: Some((norm.0, norm.1, Some(norm.2))),
+        attrs: Some(SliceAttrs {
+            starts: norm.0,
+            ends: norm.1,
+            axes: Some(norm.2),
+        }),
     };
     same(op, c.first_only(), c.dtype(0)?, out)
 }

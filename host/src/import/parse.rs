@@ -1,7 +1,7 @@
 //! ONNX node -> IR operator: attribute parsing and the list of what is supported.
 
 use crate::ir::geometry::AutoPad;
-use crate::ir::{ConvAttrs, GemmAttrs, Op, PoolAttrs};
+use crate::ir::{ConvAttrs, GemmAttrs, Op, PoolAttrs, SliceAttrs};
 use crate::onnx::attrs::Attrs;
 use crate::onnx::pb;
 use crate::tensor::{ElemType, Tensor};
@@ -204,7 +204,11 @@ fn parse(node: &pb::NodeProto, opset: i64) -> Result<Op, String> {
             let attrs = if opset < 10 {
                 let starts = a.ints("starts")?.ok_or("Slice needs 'starts'")?;
                 let ends = a.ints("ends")?.ok_or("Slice needs 'ends'")?;
-                Some((starts, ends, a.ints("axes")?))
+                Some(SliceAttrs {
+                    starts,
+                    ends,
+                    axes: a.ints("axes")?,
+                })
             } else {
                 None
             };

@@ -3,7 +3,7 @@
 pub mod geometry;
 mod op;
 
-pub use op::{ConvAttrs, GemmAttrs, Op, PoolAttrs};
+pub use op::{ConvAttrs, GemmAttrs, Op, PoolAttrs, SliceAttrs};
 
 use crate::tensor::{ElemType, Tensor};
 

@@ -42,6 +42,17 @@ pub struct PoolAttrs {
     pub ceil_mode: bool,
 }
 
+/// Slice ranges: `starts[i]..ends[i]` along `axes[i]` (all axes in order when absent).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SliceAttrs {
+    /// First index per sliced axis.
+    pub starts: Vec<i64>,
+    /// Index past the last per sliced axis.
+    pub ends: Vec<i64>,
+    /// Sliced axes.
+    pub axes: Option<Vec<i64>>,
+}
+
 /// `Gemm` attributes: `alpha * A' * B' + beta * C`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GemmAttrs {
@@ -145,8 +156,8 @@ pub enum Op {
     },
     /// Slice with unit steps.
     Slice {
-        /// Attribute form (opset < 10): starts, ends, axes.
-        attrs: Option<(Vec<i64>, Vec<i64>, Option<Vec<i64>>)>,
+        /// Attribute form (opset < 10); after inference, the normalized ranges.
+        attrs: Option<SliceAttrs>,
     },
     /// Split along an axis.
     Split {

@@ -3,7 +3,7 @@
 use super::layout::{self, channels_last, identity};
 use super::{Lowered, Lowerer, placeholder, shape};
 use crate::error::CompileError;
-use crate::ir::{ConvAttrs, Node, Op, PoolAttrs};
+use crate::ir::{ConvAttrs, Node, Op, PoolAttrs, SliceAttrs};
 use whittle_runtime::DType;
 use whittle_runtime::format::{
     Activation, Binary, BinaryKind, Conv2d, ConvGeometry, Copy, Dense, GlobalPool, MAX_RANK,
@@ -132,7 +132,12 @@ pub(super) fn lower_node(l: &mut Lowerer<'_>, node: &Node) -> Result<(), Compile
         }
         Op::Concat { axis } => concat(l, node, *axis as usize),
         Op::Slice {
-            attrs: Some((starts, ends, Some(axes))),
+            attrs:
+                Some(SliceAttrs {
+                    starts,
+                    ends,
+                    axes: Some(axes),
+                }),
         } => {
             let (_, mut x) = l.input_as_is(node, 0)?;
             for i in 0..axes.len() {

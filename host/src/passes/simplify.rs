@@ -64,10 +64,25 @@ pub fn split_variadic(g: &mut Graph) {
             } else {
                 let shape = broadcast(g.shape(acc), g.shape(next)).unwrap_or_default();
                 let name = format!("{}.part{k}", node.name);
-                g.add_value(Value { name, dtype: g.values[acc].dtype, shape: Some(shape), konst: None })
+                g.add_value(Value {
+                    name,
+                    dtype: g.values[acc].dtype,
+                    shape: Some(shape),
+                    konst: None,
+                })
             };
-            let name = if out == node.outputs[0] { node.name.clone() } else { format!("{}.{k}", node.name) };
-            chain.push(Node { name, op_type: node.op_type.clone(), op: node.op.clone(), inputs: vec![Some(acc), Some(next)], outputs: vec![out] });
+            let name = if out == node.outputs[0] {
+                node.name.clone()
+            } else {
+                format!("{}.{k}", node.name)
+            };
+            chain.push(Node {
+                name,
+                op_type: node.op_type.clone(),
+                op: node.op.clone(),
+                inputs: vec![Some(acc), Some(next)],
+                outputs: vec![out],
+            });
             acc = out;
         }
         let n = chain.len();

@@ -122,7 +122,8 @@ impl Serialize for Bytes<'_> {
 
 impl<'de: 'a, 'a, T> Deserialize<'de> for Section<'a, T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct SectionVisitor<'a, T>(PhantomData<(&'a (), fn() -> T)>);
+        type Marker<'a, T> = PhantomData<(&'a (), fn() -> T)>;
+        struct SectionVisitor<'a, T>(Marker<'a, T>);
 
         impl<'de: 'a, 'a, T> Visitor<'de> for SectionVisitor<'a, T> {
             type Value = Section<'a, T>;

@@ -16,6 +16,8 @@ fn strides(dims: &[u32; MAX_RANK], out: &[u32; MAX_RANK]) -> [usize; MAX_RANK] {
 }
 
 /// Shapes are padded to `MAX_RANK` and were checked by the caller.
+// The output is indexed (not iterated) because in-place operands read it too.
+#[allow(clippy::needless_range_loop)]
 #[allow(clippy::too_many_arguments)]
 pub fn binary_f32(
     kind: BinaryKind,

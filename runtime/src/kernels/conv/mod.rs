@@ -16,7 +16,7 @@ pub fn conv2d_f32(
     output: &mut [f32],
 ) -> Result<(), LengthMismatch> {
     let g = geom;
-    if g.groups == 0 || g.in_c % g.groups != 0 || g.out_c % g.groups != 0 {
+    if g.groups == 0 || !g.in_c.is_multiple_of(g.groups) || !g.out_c.is_multiple_of(g.groups) {
         return Err(LengthMismatch);
     }
     expect_len(input.len(), product(&[g.batch, g.in_h, g.in_w, g.in_c]))?;

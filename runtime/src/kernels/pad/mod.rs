@@ -18,9 +18,8 @@ pub fn pad<T: Copy>(
     if out_shape.rank() != rank {
         return Err(LengthMismatch);
     }
-    for d in 0..rank {
-        let end = u64::from(begin[d]) + u64::from(in_shape.dims()[d]);
-        if end > u64::from(out_shape.dims()[d]) {
+    for ((&b, &i), &o) in begin.iter().zip(in_shape.dims()).zip(out_shape.dims()) {
+        if u64::from(b) + u64::from(i) > u64::from(o) {
             return Err(LengthMismatch);
         }
     }

@@ -18,8 +18,8 @@ pub fn apply(kind: UnaryKind, x: f32) -> f32 {
         }
         UnaryKind::Sigmoid => sigmoid(x),
         UnaryKind::Tanh => libm::tanhf(x),
-        UnaryKind::HardSigmoid { alpha, beta } => (alpha * x + beta).max(0.0).min(1.0),
-        UnaryKind::HardSwish => x * (x / 6.0 + 0.5).max(0.0).min(1.0),
+        UnaryKind::HardSigmoid { alpha, beta } => (alpha * x + beta).clamp(0.0, 1.0),
+        UnaryKind::HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
         UnaryKind::Elu { alpha } => {
             if x > 0.0 {
                 x

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The quick start: build whittle, check and compile the bundled gesture model, inspect the
+# artifact, and classify eight recorded gestures through the runtime.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=target/demo
+mkdir -p "$out"
+cargo build --quiet -p whittle
+whittle=target/debug/whittle
+
+$whittle check examples/gesture/gesture.onnx | tail -n 1
+$whittle compile examples/gesture/gesture.onnx --target cortex-m4f -o "$out/gesture.wtl"
+$whittle inspect "$out/gesture.wtl"
+$whittle run "$out/gesture.wtl" --input examples/gesture/sample.npy --output "$out/probs.npy" \
+    --top 1 --labels examples/gesture/classes.txt
+echo "  recorded: $(tr '\n' ' ' < examples/gesture/sample_labels.txt)"

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine or a developer's: installs what the tests need
+# (Rust targets, the ONNX conformance data), checks that the runtime builds without std for
+# the microcontroller targets, and runs every test of the workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+nostd_targets=(thumbv7em-none-eabihf thumbv6m-none-eabi riscv32imac-unknown-none-elf)
+
+echo "== Rust targets"
+rustup target add "${nostd_targets[@]}" >/dev/null
+
+echo "== ONNX conformance data (onnx==1.17.0 wheel from PyPI, cached in .cache/)"
+tests/conformance/fetch-onnx-tests.sh
+
+echo "== whittle-runtime without std"
+for target in "${nostd_targets[@]}"; do
+    cargo build --quiet -p whittle-runtime --no-default-features --target "$target"
+    echo "   $target: ok"
+done
+
+echo "== tests"
+cargo test --workspace --no-fail-fast
+
+echo "== conformance summary"
+cargo test --quiet -p whittle-tests --test conformance -- --nocapture 2>&1 | grep -E '^(ONNX node tests|FAIL)'
+cargo test --quiet -p whittle-tests --test mlperf -- --nocapture 2>&1 | grep -E '^(SKIPPED|[A-Za-z_0-9]+: max)'
