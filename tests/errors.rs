@@ -155,3 +155,53 @@ fn weights_that_do_not_fit_the_target_are_refused_with_the_excess() {
         "{err}"
     );
 }
+
+#[test]
+fn mutated_models_give_errors_not_panics() {
+    let models = [
+        fixtures::tflite_style(),
+        fixtures::pytorch_residual(),
+        fixtures::sequence_mlp(),
+    ];
+    let mut outcomes = (0, 0);
+    for (m, good) in models.iter().enumerate() {
+        let positions = whittle_tests::fixtures::noise(200 + m as u64, 1500, 1.0);
+        let values = whittle_tests::fixtures::noise(300 + m as u64, 1500, 1.0);
+        for (p, v) in positions.iter().zip(&values) {
+            let mut bytes = good.clone();
+            let at = ((p.abs() * bytes.len() as f32) as usize).min(bytes.len() - 1);
+            bytes[at] = (v.abs() * 256.0) as u8;
+            // Whatever compiles must load and run: the compiler only writes valid artifacts.
+            let result = std::panic::catch_unwind(|| {
+                compile_bytes(&bytes).map(|c| {
+                    let mut runner =
+                        whittle::run::Runner::new(&c.artifact).expect("compiled artifact loads");
+                    let model = runner.model();
+                    let inputs: Vec<Tensor> = (0..model.input_count())
+                        .map(|i| {
+                            let shape: Vec<usize> = model
+                                .input(i)
+                                .unwrap()
+                                .shape
+                                .dims()
+                                .iter()
+                                .map(|&d| d as usize)
+                                .collect();
+                            Tensor::f32(shape.clone(), vec![0.5; shape.iter().product()])
+                        })
+                        .collect();
+                    runner.run(&inputs).expect("compiled artifact runs");
+                })
+            });
+            match result {
+                Ok(Ok(_)) => outcomes.0 += 1,
+                Ok(Err(_)) => outcomes.1 += 1,
+                Err(_) => panic!(
+                    "model {m}: compiling with byte {at} set to {} panicked",
+                    (v.abs() * 256.0) as u8
+                ),
+            }
+        }
+    }
+    assert!(outcomes.1 > 0, "no mutation was rejected: {outcomes:?}");
+}

@@ -62,6 +62,35 @@ fn imported(
     Ok(imported)
 }
 
+/// Lowers, plans and writes an imported graph, checking the target's budgets.
+fn build(graph: &Graph, target: &Target) -> Result<(Program, MemoryPlan, Vec<u8>), CompileError> {
+    let mut program = lower(graph)?;
+    reuse_in_place(&mut program);
+    let plan = plan(&program);
+    let over = |what: &str, need: u64, have: u64| CompileError::Budget {
+        target: target.name.clone(),
+        reason: format!(
+            "the {what} bytes, {} more than the {have} available",
+            need - have
+        ),
+    };
+    if let Some(ram) = target.ram_bytes
+        && plan.arena_bytes as u64 > ram
+    {
+        let need = plan.arena_bytes as u64;
+        return Err(over(&format!("arena needs {need} RAM"), need, ram));
+    }
+    let artifact =
+        crate::artifact::write(&program, &plan, &target.name).map_err(CompileError::Options)?;
+    if let Some(flash) = target.flash_bytes
+        && artifact.len() as u64 > flash
+    {
+        let need = artifact.len() as u64;
+        return Err(over(&format!("artifact takes {need} flash"), need, flash));
+    }
+    Ok((program, plan, artifact))
+}
+
 /// Compiles a decoded model; `dir` resolves external tensor data.
 pub fn compile(
     model: &pb::ModelProto,
@@ -84,50 +113,13 @@ pub fn compile(
             reason: "inputs could not be analysed".into(),
         });
     }
-    let mut program = lower(&graph)?;
-    reuse_in_place(&mut program);
-    let plan = plan(&program);
-    check_budget(&opts.target, &program, &plan)?;
-    let artifact = crate::artifact::write(&program, &plan, &opts.target.name)
-        .map_err(CompileError::Options)?;
-    let budget_artifact = artifact.len() as u64;
-    if let Some(flash) = opts.target.flash_bytes
-        && budget_artifact > flash
-    {
-        return Err(CompileError::Budget {
-            target: opts.target.name.clone(),
-            reason: format!(
-                "the artifact takes {budget_artifact} bytes of flash, {} more than the {flash} available",
-                budget_artifact - flash
-            ),
-        });
-    }
+    let (program, plan, artifact) = build(&graph, &opts.target)?;
     Ok(Compiled {
         artifact,
         graph,
         program,
         plan,
     })
-}
-
-fn check_budget(
-    target: &Target,
-    _program: &Program,
-    plan: &MemoryPlan,
-) -> Result<(), CompileError> {
-    if let Some(ram) = target.ram_bytes
-        && plan.arena_bytes as u64 > ram
-    {
-        return Err(CompileError::Budget {
-            target: target.name.clone(),
-            reason: format!(
-                "the arena needs {} bytes of RAM, {} more than the {ram} available",
-                plan.arena_bytes,
-                plan.arena_bytes as u64 - ram
-            ),
-        });
-    }
-    Ok(())
 }
 
 /// Compiles an ONNX file.
@@ -171,20 +163,24 @@ pub fn check(
         mut unsupported,
         blocked,
     } = imported(model, dir, opts)?;
-    if unsupported.is_empty()
-        && blocked.is_empty()
-        && let Err(e) = lower(&graph)
-            .map(|mut p| {
-                reuse_in_place(&mut p);
-                (plan(&p), p)
-            })
-            .and_then(|(plan, p)| check_budget(&opts.target, &p, &plan))
-    {
-        unsupported.push(Unsupported {
-            node: "<model>".into(),
-            op_type: "-".into(),
-            reason: e.to_string(),
-        });
+    // Operators each source node became, from a full build when the graph is complete.
+    let mut ops_of: std::collections::HashMap<String, Vec<&'static str>> = Default::default();
+    if unsupported.is_empty() && blocked.is_empty() {
+        match build(&graph, &opts.target) {
+            Ok((program, _, _)) => {
+                for op in &program.ops {
+                    ops_of
+                        .entry(op.node.clone())
+                        .or_default()
+                        .push(op.kind.name());
+                }
+            }
+            Err(e) => unsupported.push(Unsupported {
+                node: "<model>".into(),
+                op_type: "-".into(),
+                reason: e.to_string(),
+            }),
+        }
     }
     let mut nodes = Vec::new();
     let runs: std::collections::HashSet<&str> =
@@ -219,19 +215,22 @@ pub fn check(
         } else if let Some((_, _, fate)) = graph.fates.iter().find(|(n, _, _)| n == &name) {
             match fate {
                 NodeFate::Folded => ("folded", "computed at compile time".to_string()),
-                NodeFate::FusedInto(into) => ("fused", format!("into '{into}'")),
+                NodeFate::FusedInto(into) => (
+                    "fused",
+                    format!("into '{}'", crate::lower::short_name(into)),
+                ),
                 NodeFate::Removed(why) => ("removed", why.to_string()),
                 NodeFate::Runs => ("runs", String::new()),
             }
-        } else if runs.contains(name.as_str()) || node.op_type == "Constant" {
-            (
-                if node.op_type == "Constant" {
-                    "folded"
-                } else {
-                    "runs"
-                },
-                String::new(),
-            )
+        } else if node.op_type == "Constant" {
+            ("folded", "constant".to_string())
+        } else if runs.contains(name.as_str()) {
+            let detail = match ops_of.get(&name) {
+                Some(ops) => format!("as {}", ops.join(" + ")),
+                None if ops_of.is_empty() => String::new(),
+                None => "as a view of its input (no data movement)".to_string(),
+            };
+            ("runs", detail)
         } else {
             ("runs", "as part of a rewritten node".to_string())
         };

@@ -1,5 +1,6 @@
 //! The `whittle` command line.
 
+#[macro_use]
 mod cli;
 
 fn main() -> std::process::ExitCode {

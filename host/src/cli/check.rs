@@ -19,11 +19,11 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     let report = whittle::compile::check(&model, path.parent(), &opts)
         .with_context(|| format!("checking {}", path.display()))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        out!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(report.compiles);
     }
     let count = |s: &str| report.nodes.iter().filter(|n| n.status == s).count();
-    println!(
+    out!(
         "{}: opset {}, {} nodes, target {}",
         path.display(),
         report.opset,
@@ -40,10 +40,10 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     ] {
         let n = count(status);
         if n > 0 {
-            println!("  {status:<13} {n}");
+            out!("  {status:<13} {n}");
         }
     }
-    println!();
+    out!("");
     let width = report
         .nodes
         .iter()
@@ -57,17 +57,19 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         } else {
             n.node.clone()
         };
-        println!(
+        out!(
             "  {name:<width$}  {:<20} {:<12} {}",
-            n.op_type, n.status, n.detail
+            n.op_type,
+            n.status,
+            n.detail
         );
     }
-    println!();
+    out!("");
     if report.compiles {
-        println!("OK: every node compiles");
+        out!("OK: every node compiles");
     } else {
         let bad = count("unsupported") + count("not analysed");
-        println!("NOT SUPPORTED: {bad} node(s) cannot be compiled (see 'unsupported' above)");
+        out!("NOT SUPPORTED: {bad} node(s) cannot be compiled (see 'unsupported' above)");
     }
     Ok(report.compiles)
 }

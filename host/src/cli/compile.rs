@@ -20,7 +20,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         .with_context(|| format!("writing {}", args.output.display()))?;
     let plan = &compiled.plan;
     let weights: usize = compiled.program.weights.iter().map(Vec::len).sum();
-    println!(
+    out!(
         "wrote {}: {} bytes (weights {}), {} ops, arena {} bytes (lower bound {}), target {}",
         args.output.display(),
         bytes(compiled.artifact.len()),

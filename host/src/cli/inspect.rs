@@ -20,7 +20,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     let s = Summary::of(&data)
         .with_context(|| format!("{} is not a valid artifact", args.artifact.display()))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        out!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(true);
     }
     let ratio = if s.arena_lower_bound_bytes > 0 {
@@ -28,36 +28,41 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     } else {
         1.0
     };
-    println!(
+    out!(
         "{}: format {}, {}, target {}",
         args.artifact.display(),
         s.format_version,
         s.producer,
         s.target
     );
-    println!(
+    out!(
         "  artifact     {:>12} bytes   weights {} bytes",
         bytes(s.artifact_bytes),
         bytes(s.weight_bytes)
     );
-    println!(
+    out!(
         "  arena        {:>12} bytes   lower bound {} bytes ({ratio:.3}x)",
         bytes(s.arena_bytes),
         bytes(s.arena_lower_bound_bytes)
     );
-    println!(
+    out!(
         "  MACs         {:>12} per inference",
         bytes(s.macs as usize)
     );
     for (label, list) in [("input ", &s.inputs), ("output", &s.outputs)] {
         for io in list {
-            println!("  {label}       {} {} {:?}", io.name, io.dtype, io.shape);
+            out!("  {label}       {} {} {:?}", io.name, io.dtype, io.shape);
         }
     }
-    println!();
-    println!(
+    out!("");
+    out!(
         "  {:>3}  {:<16} {:<40} {:<18} {:>10} {:>12}",
-        "#", "op", "output", "shape", "weights", "MACs"
+        "#",
+        "op",
+        "output",
+        "shape",
+        "weights",
+        "MACs"
     );
     for (i, op) in s.op_details.iter().enumerate() {
         let name: String = if op.output.len() > 40 {
@@ -65,7 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         } else {
             op.output.clone()
         };
-        println!(
+        out!(
             "  {i:>3}  {:<16} {:<40} {:<18} {:>10} {:>12}",
             op.op,
             name,

@@ -1,5 +1,12 @@
 //! Command-line interface: argument parsing and one module per command.
 
+/// `println!` that ends the process quietly when stdout is closed (`whittle ... | head`).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::emit(format_args!($($arg)*))
+    };
+}
+
 mod check;
 mod compile;
 mod inspect;
@@ -52,6 +59,16 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(EXIT_ERROR)
         }
+    }
+}
+
+/// Writes one line to stdout; a closed pipe ends the process with success.
+pub fn emit(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{args}")
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
     }
 }
 

@@ -72,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         .iter()
         .map(|(n, t)| format!("{n} {:?}", t.shape))
         .collect();
-    println!(
+    out!(
         "ran {} through {}; wrote {}: {}",
         args.input
             .iter()
@@ -115,6 +115,6 @@ fn print_top(scores: &whittle::Tensor, k: usize, names: &[String]) {
                 format!("{name} {:.3}", row[c])
             })
             .collect();
-        println!("  sample {sample}: {}", best.join(", "));
+        out!("  sample {sample}: {}", best.join(", "));
     }
 }

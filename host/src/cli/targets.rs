@@ -16,18 +16,24 @@ fn kib(v: Option<u64>) -> String {
 pub fn run(args: Args) -> anyhow::Result<bool> {
     let all = Target::built_in();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&all)?);
+        out!("{}", serde_json::to_string_pretty(&all)?);
         return Ok(true);
     }
     let header = [
         "name", "triple", "isa", "features", "flash", "ram", "layout",
     ];
-    println!(
+    out!(
         "{:<16} {:<30} {:<14} {:<16} {:>10} {:>10}  {}",
-        header[0], header[1], header[2], header[3], header[4], header[5], header[6]
+        header[0],
+        header[1],
+        header[2],
+        header[3],
+        header[4],
+        header[5],
+        header[6]
     );
     for t in &all {
-        println!(
+        out!(
             "{:<16} {:<30} {:<14} {:<16} {:>10} {:>10}  {}",
             t.name,
             t.triple,

@@ -1,7 +1,7 @@
 //! Static shape inference, and normalization of operators whose parameters arrive as constant
 //! inputs (Reshape, Squeeze, Pad, Slice, Clip ...) into their attribute form.
 
-use super::shapes::{axis, broadcast, clamp_slice};
+use super::shapes::{axis, broadcast, checked_product, clamp_slice};
 use crate::ir::geometry::{AutoPad, window};
 use crate::ir::{ConvAttrs, Graph, Node, Op, PoolAttrs, SliceAttrs, ValueId};
 use crate::tensor::{ElemType, Tensor};
@@ -72,7 +72,7 @@ fn same(
 
 fn reshape_to(c: &Ctx<'_>, shape: Vec<usize>) -> Result<Inferred, String> {
     let input = c.shape(0)?;
-    if input.iter().product::<usize>() != shape.iter().product::<usize>() {
+    if Some(input.iter().product::<usize>()) != checked_product(&shape) {
         return Err(format!("cannot reshape {input:?} to {shape:?}"));
     }
     same(
@@ -124,6 +124,7 @@ pub fn infer(node: &Node, graph: &Graph) -> Result<Inferred, String> {
         }
         Op::Binary { .. } => {
             // Max and Min are variadic; the passes split them into a chain of pairs.
+            c.shape(1)?;
             let mut out = c.shape(0)?.to_vec();
             for i in 1..node.inputs.len() {
                 if c.dtype(i)? != c.dtype(0)? {
@@ -523,7 +524,7 @@ pub fn resolve_reshape(
         }
     }
     if let Some(i) = infer_at {
-        let known: usize = out.iter().product();
+        let known = checked_product(&out).unwrap_or(0);
         if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("cannot reshape {input:?} to {target:?}"));
         }

@@ -269,6 +269,9 @@ fn graph_input(
             })
             .collect::<Result<_, _>>()?,
     };
+    if !shape_in_range(&shape) {
+        return Err(err(format!("shape {shape:?} is too large")));
+    }
     Ok(Value {
         name: input.name.clone(),
         dtype,
@@ -332,6 +335,14 @@ fn topological_order(
     Ok(order)
 }
 
+/// Largest tensor whittle handles, in elements (1 GiB of float32).
+pub const MAX_ELEMENTS: usize = 1 << 28;
+
+/// Whether a shape's element count is within [`MAX_ELEMENTS`] (and does not overflow).
+pub fn shape_in_range(shape: &[usize]) -> bool {
+    shapes::checked_product(shape).is_some_and(|n| n <= MAX_ELEMENTS)
+}
+
 /// Infers shapes, folds constants and checks data types, node by node. Returns the nodes that
 /// could not be analysed because an input is unknown.
 fn analyse(g: &mut Graph, unsupported: &mut Vec<Unsupported>) -> Vec<(String, String)> {
@@ -363,6 +374,12 @@ fn analyse(g: &mut Graph, unsupported: &mut Vec<Unsupported>) -> Vec<(String, St
                 continue;
             }
         };
+        if let Some((_, shape)) = inferred.outputs.iter().find(|(_, s)| !shape_in_range(s)) {
+            unsupported.push(report(format!(
+                "output shape {shape:?} is too large (over {MAX_ELEMENTS} elements)"
+            )));
+            continue;
+        }
         if inferred.outputs.len() != node.outputs.len() {
             unsupported.push(report(format!(
                 "produces {} outputs, the model expects {}",

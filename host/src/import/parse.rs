@@ -107,6 +107,11 @@ fn parse(node: &pb::NodeProto, opset: i64) -> Result<Op, String> {
             act: Activation::None,
         })),
         "MatMul" => Ok(Op::MatMul),
+        "Add" | "Sub" | "Mul" | "Div" if node.input.len() != 2 => Err(format!(
+            "{} needs 2 inputs, got {}",
+            node.op_type,
+            node.input.len()
+        )),
         "Add" => binary(BinaryKind::Add),
         "Sub" => binary(BinaryKind::Sub),
         "Mul" => binary(BinaryKind::Mul),

@@ -11,6 +11,11 @@ pub fn axis(a: i64, rank: usize) -> Result<usize, String> {
     }
 }
 
+/// Element count of a shape, `None` on overflow.
+pub fn checked_product(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
+}
+
 /// NumPy broadcast of two shapes.
 pub fn broadcast(a: &[usize], b: &[usize]) -> Result<Vec<usize>, String> {
     let rank = a.len().max(b.len());

@@ -50,6 +50,16 @@ pub fn window(
     if kernel == 0 || stride == 0 || dilation == 0 {
         return Err("kernel, stride and dilation must be positive".into());
     }
+    // Bounded so that the arithmetic below cannot overflow.
+    const LIMIT: usize = 1 << 24;
+    if [input, kernel, stride, dilation, pads.0, pads.1]
+        .iter()
+        .any(|&v| v > LIMIT)
+    {
+        return Err(format!(
+            "window parameters out of range (input {input}, kernel {kernel}, stride {stride}, dilation {dilation}, pads {pads:?})"
+        ));
+    }
     let extent = dilation * (kernel - 1) + 1;
     match auto_pad {
         AutoPad::SameUpper | AutoPad::SameLower => {
