@@ -82,6 +82,30 @@ impl<'r, 'a> Interpreter<'r, 'a> {
         }
     }
 
+    /// Copies `inputs` in (one slice per model input), runs the model and copies the outputs
+    /// into `outputs` (one slice per model output), checking every length.
+    pub fn run<T: Element>(
+        &mut self,
+        inputs: &[&[T]],
+        outputs: &mut [&mut [T]],
+    ) -> Result<(), InvokeError> {
+        for (index, data) in inputs.iter().enumerate() {
+            self.set_input(index, data)?;
+        }
+        self.invoke()?;
+        for (index, slot) in outputs.iter_mut().enumerate() {
+            let result = self.output::<T>(index)?;
+            if result.len() != slot.len() {
+                return Err(InvokeError::WrongLength {
+                    expected: saturate32(result.len()),
+                    got: saturate32(slot.len()),
+                });
+            }
+            slot.copy_from_slice(result);
+        }
+        Ok(())
+    }
+
     /// Runs every operator once.
     pub fn invoke(&mut self) -> Result<(), InvokeError> {
         self.invoke_observed(|_, _, _| {})

@@ -6,17 +6,16 @@
 //! [`Interpreter::invoke`] cannot fail for a reason the load could have caught.
 //!
 //! ```no_run
-//! # fn demo(model_bytes: &[u8], x: &[f32]) -> Result<(), Box<dyn core::error::Error>> {
+//! # fn demo(model_bytes: &[u8], window: &[f32]) -> Result<(), Box<dyn core::error::Error>> {
 //! use whittle_runtime::{AlignedArena, Interpreter, Model};
 //!
-//! static mut ARENA: AlignedArena<8192> = AlignedArena::new();
+//! // In firmware: `let model_bytes = whittle_runtime::include_model!("gesture.wtl");`
 //! let model = Model::load(model_bytes)?;
-//! # let mut arena = AlignedArena::<8192>::new();
+//! let mut arena = AlignedArena::<8192>::new(); // at least model.arena_bytes()
 //! let mut interp = Interpreter::new(&model, arena.as_mut_slice())?;
-//! interp.input_mut::<f32>(0)?.copy_from_slice(x);
-//! interp.invoke()?;
-//! let scores: &[f32] = interp.output::<f32>(0)?;
-//! # let _ = scores; Ok(()) }
+//! let mut probs = [0.0f32; 5];
+//! interp.run::<f32>(&[window], &mut [&mut probs])?;
+//! # Ok(()) }
 //! ```
 #![no_std]
 #![deny(unsafe_code)]
@@ -31,6 +30,7 @@ mod checksum;
 mod dtype;
 mod error;
 pub mod format;
+mod include;
 mod interpreter;
 pub mod kernels;
 mod model;
