@@ -4,7 +4,6 @@
 use crate::lower::{Loc, Program, loc_of};
 use crate::plan::MemoryPlan;
 use serde::Serialize;
-use whittle_runtime::DType;
 use whittle_runtime::format::{
     Buf, CRC_LEN, FORMAT_VERSION, Header, IoDesc, OpDesc, PREAMBLE_LEN, Preamble, Section, Shape,
     TensorDesc, WEIGHT_ALIGN, WeightLayout,
@@ -48,12 +47,13 @@ pub fn write(program: &Program, plan: &MemoryPlan, target: &str) -> Result<Vec<u
         let dims: Vec<u32> = t.shape.iter().map(|&d| d as u32).collect();
         let shape = Shape::new(&dims)
             .ok_or_else(|| format!("tensor '{name}' has rank above the runtime's limit"))?;
-        let bytes = t.shape.iter().product::<usize>() * DType::F32.size();
+        let bytes = t.shape.iter().product::<usize>() * t.dtype.size();
         tensors.push(TensorDesc {
             name,
-            dtype: DType::F32,
+            dtype: t.dtype,
             shape,
             buf: place(t.loc, bytes),
+            quant: t.quant,
         });
     }
     let io = |list: &[usize]| {

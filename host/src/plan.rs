@@ -257,6 +257,7 @@ mod tests {
                         kind,
                         tensor: 0,
                         node: String::new(),
+                        value: None,
                     });
                 }
             }

@@ -1,9 +1,9 @@
 //! Running a verified model on a caller-provided arena.
 
-use crate::arena::{self, Unresolved, align_skip};
-use crate::format::{OpDesc, OpKind, PoolKind, Space, TensorDesc};
-use crate::kernels::{self, dense::DenseShape};
-use crate::{DType, Element, InvokeError, Model};
+use crate::arena::{Unresolved, align_skip};
+use crate::dispatch;
+use crate::format::{OpDesc, Space, TensorDesc};
+use crate::{Element, InvokeError, Model};
 
 /// A model bound to an arena. Inputs are written into the arena, [`Interpreter::invoke`] runs
 /// every operator, outputs are read from the arena. Input buffers may be reused for later
@@ -122,10 +122,11 @@ impl<'r, 'a> Interpreter<'r, 'a> {
             let op = op.map_err(|_| InvokeError::Internal {
                 op: saturate(index),
             })?;
-            let output =
-                run(&op.kind, self.arena, weights).map_err(|Unresolved| InvokeError::Internal {
+            let output = dispatch::run(&op.kind, self.arena, weights).map_err(|Unresolved| {
+                InvokeError::Internal {
                     op: saturate(index),
-                })?;
+                }
+            })?;
             let range = output.offset as usize..output.end() as usize;
             observer(
                 index,
@@ -155,141 +156,4 @@ fn check_dtype<T: Element>(desc: &TensorDesc<'_>) -> Result<(), InvokeError> {
             expected: desc.dtype,
         })
     }
-}
-
-impl From<kernels::LengthMismatch> for Unresolved {
-    fn from(_: kernels::LengthMismatch) -> Self {
-        Unresolved
-    }
-}
-
-/// Executes one operator; returns its output buffer.
-fn run(kind: &OpKind, arena: &mut [u8], weights: &[u8]) -> Result<crate::format::Buf, Unresolved> {
-    let output = kind.output();
-    let (inputs, out) = arena::split(arena, weights, output)?;
-    match kind {
-        OpKind::Conv2d(op) => {
-            let bias = op.bias.map(|b| inputs.typed::<f32>(b)).transpose()?;
-            kernels::conv::conv2d_f32(
-                &op.geom,
-                op.act,
-                inputs.typed(op.input)?,
-                inputs.typed(op.weights)?,
-                bias,
-                cast_mut(out)?,
-            )?
-        }
-        OpKind::Dense(op) => {
-            let bias = op.bias.map(|b| inputs.typed::<f32>(b)).transpose()?;
-            let shape = DenseShape {
-                rows: op.rows,
-                in_features: op.in_features,
-                out_features: op.out_features,
-            };
-            kernels::dense::dense_f32(
-                shape,
-                op.act,
-                inputs.typed(op.input)?,
-                inputs.typed(op.weights)?,
-                bias,
-                cast_mut(out)?,
-            )?
-        }
-        OpKind::MatMul(op) => kernels::matmul::matmul_f32(
-            &op.a_shape,
-            &op.b_shape,
-            &op.out_shape,
-            inputs.typed(op.a)?,
-            inputs.typed(op.b)?,
-            cast_mut(out)?,
-        )?,
-        OpKind::Binary(op) => kernels::binary::binary_f32(
-            op.kind,
-            op.act,
-            &op.a_shape,
-            &op.b_shape,
-            &op.out_shape,
-            inputs.typed_src(op.a)?,
-            inputs.typed_src(op.b)?,
-            cast_mut(out)?,
-        )?,
-        OpKind::Unary(op) => {
-            kernels::unary::unary_f32(op.kind, inputs.typed_src(op.input)?, cast_mut(out)?)?
-        }
-        OpKind::Softmax(op) => kernels::softmax::softmax_f32(
-            op.outer,
-            op.axis,
-            op.inner,
-            op.log,
-            inputs.typed(op.input)?,
-            cast_mut(out)?,
-        )?,
-        OpKind::Pool2d(op) => {
-            kernels::pool::pool2d_f32(op.kind, &op.geom, inputs.typed(op.input)?, cast_mut(out)?)?
-        }
-        OpKind::GlobalPool(op) => {
-            let kind = match op.kind {
-                PoolKind::Max => PoolKind::Max,
-                PoolKind::Avg { .. } => PoolKind::Avg {
-                    count_include_pad: false,
-                },
-            };
-            kernels::pool::global_pool_f32(
-                kind,
-                op.batch,
-                op.spatial,
-                op.channels,
-                inputs.typed(op.input)?,
-                cast_mut(out)?,
-            )?
-        }
-        OpKind::Transpose(op) => match op.dtype {
-            DType::I8 => kernels::transpose::transpose::<u8>(
-                &op.in_shape,
-                &op.perm,
-                inputs.typed(op.input)?,
-                out,
-            )?,
-            DType::F32 | DType::I32 => kernels::transpose::transpose::<u32>(
-                &op.in_shape,
-                &op.perm,
-                inputs.typed(op.input)?,
-                cast_mut(out)?,
-            )?,
-        },
-        OpKind::Copy(op) => {
-            let plan = kernels::copy::BlockCopy {
-                blocks: op.blocks,
-                block: op.block_bytes,
-                src_offset: op.src_offset,
-                src_stride: op.src_stride,
-                dst_offset: op.dst_offset,
-                dst_stride: op.dst_stride,
-            };
-            kernels::copy::copy_blocks(&plan, inputs.typed(op.input)?, out)?
-        }
-        OpKind::Pad(op) => match op.dtype {
-            DType::I8 => kernels::pad::pad::<u8>(
-                &op.in_shape,
-                &op.out_shape,
-                &op.begin,
-                op.value_bits as u8,
-                inputs.typed(op.input)?,
-                out,
-            )?,
-            DType::F32 | DType::I32 => kernels::pad::pad::<u32>(
-                &op.in_shape,
-                &op.out_shape,
-                &op.begin,
-                op.value_bits,
-                inputs.typed(op.input)?,
-                cast_mut(out)?,
-            )?,
-        },
-    }
-    Ok(output)
-}
-
-fn cast_mut<T: bytemuck::Pod>(bytes: &mut [u8]) -> Result<&mut [T], Unresolved> {
-    bytemuck::try_cast_slice_mut(bytes).map_err(|_| Unresolved)
 }

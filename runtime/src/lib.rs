@@ -27,6 +27,7 @@ extern crate std;
 
 mod arena;
 mod checksum;
+mod dispatch;
 mod dtype;
 mod error;
 pub mod format;

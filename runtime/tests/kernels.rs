@@ -172,9 +172,7 @@ fn binary_broadcasts_like_numpy_and_runs_in_place() {
     kernels::binary::binary_f32(
         BinaryKind::Sub,
         Activation::None,
-        &s(&[2, 1]),
-        &s(&[1, 3]),
-        &s(&[2, 3]),
+        [&s(&[2, 1]), &s(&[1, 3]), &s(&[2, 3])],
         Src::Slice(&[10.0, 20.0]),
         Src::Slice(&[1.0, 2.0, 3.0]),
         &mut y,
@@ -185,9 +183,7 @@ fn binary_broadcasts_like_numpy_and_runs_in_place() {
     kernels::binary::binary_f32(
         BinaryKind::Mul,
         Activation::Relu,
-        &s(&[3]),
-        &s(&[1]),
-        &s(&[3]),
+        [&s(&[3]), &s(&[1]), &s(&[3])],
         Src::Output,
         Src::Slice(&[2.0]),
         &mut acc,
@@ -376,7 +372,7 @@ proptest! {
         let a: Vec<f32> = (0..n(&a_dims)).map(|i| i as f32).collect();
         let b: Vec<f32> = (0..n(&b_dims)).map(|i| 100.0 * i as f32).collect();
         let mut y = vec![0.0; n(&dims)];
-        kernels::binary::binary_f32(BinaryKind::Add, Activation::None, &Shape::new(&a_dims).unwrap(), &Shape::new(&b_dims).unwrap(), &Shape::new(&dims).unwrap(), Src::Slice(&a), Src::Slice(&b), &mut y).unwrap();
+        kernels::binary::binary_f32(BinaryKind::Add, Activation::None, [&Shape::new(&a_dims).unwrap(), &Shape::new(&b_dims).unwrap(), &Shape::new(&dims).unwrap()], Src::Slice(&a), Src::Slice(&b), &mut y).unwrap();
         for (flat, &v) in y.iter().enumerate() {
             let mut rem = flat;
             let mut idx = vec![0usize; rank];

@@ -65,6 +65,7 @@ pub fn import(
             dtype: t.dtype,
             shape: Some(t.shape.clone()),
             konst: Some(t),
+            quant: None,
         });
         by_name.insert(init.name.clone(), id);
     }
@@ -78,6 +79,7 @@ pub fn import(
                 dtype: t.dtype,
                 shape: Some(t.shape.clone()),
                 konst: Some(t.clone()),
+                quant: None,
             },
             None => graph_input(input, position == 0, opts)?,
         };
@@ -127,6 +129,7 @@ pub fn import(
                         dtype: t.dtype,
                         shape: Some(t.shape.clone()),
                         konst: Some(t),
+                        quant: None,
                     });
                     by_name.insert(out.clone(), id);
                 }
@@ -141,6 +144,7 @@ pub fn import(
                         dtype: ElemType::F32,
                         shape: None,
                         konst: None,
+                        quant: None,
                     });
                     by_name.insert(out.clone(), id);
                 }
@@ -172,6 +176,7 @@ pub fn import(
                     dtype: ElemType::F32,
                     shape: None,
                     konst: None,
+                    quant: None,
                 });
                 if !o.is_empty() {
                     by_name.insert(o.clone(), id);
@@ -277,6 +282,7 @@ fn graph_input(
         dtype,
         shape: Some(shape),
         konst: None,
+        quant: None,
     })
 }
 

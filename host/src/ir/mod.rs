@@ -21,6 +21,44 @@ pub struct Value {
     pub shape: Option<Vec<usize>>,
     /// Contents, when known at compile time.
     pub konst: Option<Tensor>,
+    /// Quantization: of an int8 activation, or of a constant that came out of a
+    /// DequantizeLinear (with its exact integers).
+    pub quant: Option<Quant>,
+}
+
+/// `real = scale[c] * (q - zero_point[c])`, per tensor (one entry) or per channel along `axis`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quant {
+    /// Scales.
+    pub scale: Vec<f32>,
+    /// Zero points.
+    pub zero_point: Vec<i64>,
+    /// Channel axis (per-channel quantization).
+    pub axis: usize,
+    /// The exact integers of a quantized constant.
+    pub ints: Option<Tensor>,
+}
+
+impl Quant {
+    /// Per-tensor parameters.
+    pub fn per_tensor(scale: f32, zero_point: i64) -> Self {
+        Quant {
+            scale: vec![scale],
+            zero_point: vec![zero_point],
+            axis: 0,
+            ints: None,
+        }
+    }
+
+    /// Whether there is a single scale.
+    pub fn is_per_tensor(&self) -> bool {
+        self.scale.len() == 1
+    }
+
+    /// Whether two per-tensor parameter sets are identical.
+    pub fn same_as(&self, other: &Quant) -> bool {
+        self.scale == other.scale && self.zero_point == other.zero_point
+    }
 }
 
 impl Value {

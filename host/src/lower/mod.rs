@@ -10,7 +10,7 @@ use crate::ir::{Graph, Node, ValueId};
 use crate::tensor::{Tensor, shape_str};
 use std::collections::HashMap;
 use whittle_runtime::DType;
-use whittle_runtime::format::{Buf, MAX_RANK, OpKind, Space, Transpose};
+use whittle_runtime::format::{Buf, MAX_RANK, OpKind, Space, TensorQuant, Transpose};
 
 /// Where a lowered tensor's bytes live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,17 +30,32 @@ pub struct Lowered {
     pub shape: Vec<usize>,
     /// Physical layout: physical axis `i` holds logical axis `perm[i]`.
     pub perm: Vec<usize>,
+    /// Element type.
+    pub dtype: DType,
+    /// Scale and zero point of an int8 tensor.
+    pub quant: Option<TensorQuant>,
 }
 
 impl Lowered {
+    /// A float32 tensor.
+    pub fn f32(loc: Loc, shape: Vec<usize>, perm: Vec<usize>) -> Self {
+        Lowered {
+            loc,
+            shape,
+            perm,
+            dtype: DType::F32,
+            quant: None,
+        }
+    }
+
     /// Physical dimensions.
     pub fn physical(&self) -> Vec<usize> {
         layout::physical(&self.shape, &self.perm)
     }
 
-    /// Size in bytes (f32).
+    /// Size in bytes.
     pub fn bytes(&self) -> usize {
-        self.shape.iter().product::<usize>() * 4
+        self.shape.iter().product::<usize>() * self.dtype.size()
     }
 }
 
@@ -68,6 +83,10 @@ pub struct TensorEntry {
     pub logical: Vec<usize>,
     /// Physical layout.
     pub perm: Vec<usize>,
+    /// Element type.
+    pub dtype: DType,
+    /// Quantization of an int8 tensor.
+    pub quant: Option<TensorQuant>,
 }
 
 /// One runtime operator; its buffers hold indices (`offset` = buffer or weight index) until
@@ -80,6 +99,8 @@ pub struct ProgramOp {
     pub tensor: usize,
     /// Source node it comes from.
     pub node: String,
+    /// The IR value its output holds (in whatever layout), if any.
+    pub value: Option<ValueId>,
 }
 
 /// The lowered model.
@@ -199,23 +220,43 @@ impl<'g> Lowerer<'g> {
             shape: lowered.physical(),
             logical: lowered.shape.clone(),
             perm: lowered.perm.clone(),
+            dtype: lowered.dtype,
+            quant: lowered.quant,
         });
         self.program.tensors.len() - 1
     }
 
-    fn emit(&mut self, kind: OpKind, name: &str, output: &Lowered) {
+    fn emit(&mut self, kind: OpKind, name: &str, output: &Lowered, value: Option<ValueId>) {
         let tensor = self.add_tensor(name, output);
         let node = self.node.map(|n| n.name.clone()).unwrap_or_default();
-        self.program.ops.push(ProgramOp { kind, tensor, node });
+        self.program.ops.push(ProgramOp {
+            kind,
+            tensor,
+            node,
+            value,
+        });
     }
 
-    /// A new arena tensor of `shape` in layout `perm`.
+    /// A new float32 arena tensor of `shape` in layout `perm`.
     fn fresh(&mut self, shape: &[usize], perm: Vec<usize>) -> Lowered {
-        let loc = self.new_buffer(shape.iter().product::<usize>() * 4);
+        self.fresh_typed(shape, perm, DType::F32, None)
+    }
+
+    /// A new arena tensor of any element type.
+    fn fresh_typed(
+        &mut self,
+        shape: &[usize],
+        perm: Vec<usize>,
+        dtype: DType,
+        quant: Option<TensorQuant>,
+    ) -> Lowered {
+        let loc = self.new_buffer(shape.iter().product::<usize>() * dtype.size());
         Lowered {
             loc,
             shape: shape.to_vec(),
             perm,
+            dtype,
+            quant,
         }
     }
 
@@ -244,7 +285,7 @@ impl<'g> Lowerer<'g> {
         if physical.len() > MAX_RANK {
             return Err(self.fail(format!("rank {} exceeds {MAX_RANK}", physical.len())));
         }
-        let out = self.fresh(&current.shape, perm.to_vec());
+        let out = self.fresh_typed(&current.shape, perm.to_vec(), current.dtype, current.quant);
         let mut t_perm = [0u8; MAX_RANK];
         for (i, p) in layout::conversion(&current.perm, perm)
             .into_iter()
@@ -253,14 +294,14 @@ impl<'g> Lowerer<'g> {
             t_perm[i] = p as u8;
         }
         let kind = OpKind::Transpose(Transpose {
-            dtype: DType::F32,
+            dtype: current.dtype,
             input: placeholder(current.loc, current.bytes()),
             output: placeholder(out.loc, out.bytes()),
             in_shape: shape(&physical)?,
             perm: t_perm,
         });
         let name = format!("{}.relayout", self.g.values[value].name);
-        self.emit(kind, &name, &out);
+        self.emit(kind, &name, &out, Some(value));
         self.converted.insert((value, perm.to_vec()), out.clone());
         Ok(out)
     }
@@ -272,11 +313,7 @@ impl<'g> Lowerer<'g> {
             t.transposed(perm).to_f32()
         };
         let loc = self.weight_f32(&data);
-        Lowered {
-            loc,
-            shape: t.shape.clone(),
-            perm: perm.to_vec(),
-        }
+        Lowered::f32(loc, t.shape.clone(), perm.to_vec())
     }
 
     /// Input `i` of the current node in its current layout (identity for constants).
@@ -307,16 +344,38 @@ pub(crate) fn shape(dims: &[usize]) -> Result<whittle_runtime::format::Shape, Co
         .ok_or_else(|| CompileError::Options(format!("rank of {dims:?} exceeds {MAX_RANK}")))
 }
 
+/// The runtime element type of an IR value, with its quantization when it is int8.
+pub fn runtime_type(value: &crate::ir::Value) -> Result<(DType, Option<TensorQuant>), String> {
+    match value.dtype {
+        crate::tensor::ElemType::F32 => Ok((DType::F32, None)),
+        crate::tensor::ElemType::I8 => match &value.quant {
+            Some(q) if q.is_per_tensor() => Ok((
+                DType::I8,
+                Some(TensorQuant {
+                    scale: q.scale[0],
+                    zero_point: q.zero_point[0] as i32,
+                }),
+            )),
+            _ => Err(format!(
+                "int8 tensor '{}' has no per-tensor quantization",
+                value.name
+            )),
+        },
+        other => Err(format!("tensor '{}' is {other} at run time", value.name)),
+    }
+}
+
 /// Lowers an optimized graph.
 pub fn lower(g: &Graph) -> Result<Program, CompileError> {
     let mut l = Lowerer::new(g);
     for &input in &g.inputs {
         let shape = g.shape(input).to_vec();
-        let mut lowered = l.fresh(&shape, layout::identity(shape.len()));
+        let value = &g.values[input];
+        let (dtype, quant) = runtime_type(value).map_err(|reason| l.fail(reason))?;
+        let lowered = l.fresh_typed(&shape, layout::identity(shape.len()), dtype, quant);
         if let Loc::Arena(b) = lowered.loc {
             l.program.buffers[b].live_at_start = true;
         }
-        lowered.perm = layout::identity(shape.len());
         let tensor = l.add_tensor(&g.values[input].name, &lowered);
         l.program.inputs.push(tensor);
         l.define(input, lowered);

@@ -102,9 +102,9 @@ pub(super) fn lower_node(l: &mut Lowerer<'_>, node: &Node) -> Result<(), Compile
             l.define(
                 out,
                 Lowered {
-                    loc: x.loc,
                     shape: out_shape.clone(),
                     perm: identity(out_shape.len()),
+                    ..x
                 },
             );
             Ok(())
@@ -123,9 +123,9 @@ pub(super) fn lower_node(l: &mut Lowerer<'_>, node: &Node) -> Result<(), Compile
             l.define(
                 out,
                 Lowered {
-                    loc: x.loc,
                     shape: out_shape,
                     perm,
+                    ..x
                 },
             );
             Ok(())
@@ -194,7 +194,7 @@ pub(super) fn lower_node(l: &mut Lowerer<'_>, node: &Node) -> Result<(), Compile
 /// Emits `kind` for `node`, whose (first) output is `y`.
 fn finish(l: &mut Lowerer<'_>, node: &Node, kind: OpKind, y: Lowered) -> Result<(), CompileError> {
     let name = l.g.values[node.outputs[0]].name.clone();
-    l.emit(kind, &name, &y);
+    l.emit(kind, &name, &y, Some(node.outputs[0]));
     l.define(node.outputs[0], y);
     Ok(())
 }
@@ -229,7 +229,7 @@ fn narrow(
         dst_offset: 0,
     });
     let name = format!("{}.slice{axis}", l.g.values[node.outputs[0]].name);
-    l.emit(op, &name, &y);
+    l.emit(op, &name, &y, None);
     Ok(y)
 }
 
@@ -421,17 +421,13 @@ fn binary(
         } else if let Some(t) = l.g.konst(id) {
             // Lower-rank constant: stored at full rank in the chosen layout.
             let data = t.reshaped(padded.clone()).transposed(&chosen).to_f32();
-            Lowered {
-                loc: l.weight_f32(&data),
-                shape: padded,
-                perm: chosen.clone(),
-            }
+            Lowered::f32(l.weight_f32(&data), padded, chosen.clone())
         } else if layout::same_bytes(&padded, &identity(rank), &chosen) {
             let base = l.get(id, &identity(dims.len()))?;
             Lowered {
-                loc: base.loc,
                 shape: padded,
                 perm: chosen.clone(),
+                ..base
             }
         } else {
             return Err(
@@ -488,7 +484,7 @@ fn concat(l: &mut Lowerer<'_>, node: &Node, axis: usize) -> Result<(), CompileEr
                 dst_stride: u32_of(phys_out[p] * inner, l)?,
                 dst_offset: u32_of(offset, l)?,
             });
-            l.emit(op, &name, &y);
+            l.emit(op, &name, &y, Some(node.outputs[0]));
             emitted = true;
         }
         offset += block;

@@ -59,6 +59,7 @@ pub fn fold(g: &mut Graph) {
                 dtype: t.dtype,
                 shape: Some(t.shape.clone()),
                 konst: Some(t),
+                quant: None,
             })
         };
         let scale_id = constant(g, format!("{}.scale", bn.name), scale);
@@ -148,12 +149,14 @@ fn fold_into_producer(g: &mut Graph, x: usize, scale: &[f32], shift: &[f32]) -> 
         dtype: crate::tensor::ElemType::F32,
         shape: Some(w_shape.clone()),
         konst: Some(Tensor::f32(w_shape, weights)),
+        quant: None,
     });
     let b_new = g.add_value(Value {
         name: b_name,
         dtype: crate::tensor::ElemType::F32,
         shape: Some(vec![channels]),
         konst: Some(Tensor::f32(vec![channels], new_bias)),
+        quant: None,
     });
     let node = &mut g.nodes[p];
     node.inputs.resize(3, None);

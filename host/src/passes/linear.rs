@@ -13,6 +13,7 @@ fn constant(g: &mut Graph, name: String, t: Tensor) -> ValueId {
         dtype: t.dtype,
         shape: Some(t.shape.clone()),
         konst: Some(t),
+        quant: None,
     })
 }
 
@@ -22,6 +23,7 @@ fn intermediate(g: &mut Graph, name: String, shape: Vec<usize>) -> ValueId {
         dtype: crate::tensor::ElemType::F32,
         shape: Some(shape),
         konst: None,
+        quant: None,
     })
 }
 

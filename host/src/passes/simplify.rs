@@ -69,6 +69,7 @@ pub fn split_variadic(g: &mut Graph) {
                     dtype: g.values[acc].dtype,
                     shape: Some(shape),
                     konst: None,
+                    quant: None,
                 })
             };
             let name = if out == node.outputs[0] {

@@ -54,6 +54,17 @@ pub struct TensorDesc<'a> {
     pub shape: Shape,
     /// Where the data lives.
     pub buf: Buf,
+    /// Scale and zero point of an int8 tensor (`real = scale * (q - zero_point)`).
+    pub quant: Option<TensorQuant>,
+}
+
+/// Quantization of an int8 tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TensorQuant {
+    /// Scale.
+    pub scale: f32,
+    /// Zero point.
+    pub zero_point: i32,
 }
 
 /// A model input or output: an index into the tensor table.

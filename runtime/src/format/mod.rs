@@ -11,14 +11,21 @@
 //! ```
 
 mod header;
+mod int8;
 mod ops;
+mod params;
 mod preamble;
 mod section;
 
-pub use header::{Header, IoDesc, TensorDesc, WeightLayout};
-pub use ops::{
-    Activation, Binary, BinaryKind, Conv2d, ConvGeometry, Copy, Dense, GlobalPool, MatMul, OpDesc,
-    OpKind, Pad, Pool2d, PoolGeometry, PoolKind, Softmax, Transpose, Unary, UnaryKind,
+pub use header::{Header, IoDesc, TensorDesc, TensorQuant, WeightLayout};
+pub use int8::{
+    BinaryI8, BinaryKindI8, Conv2dI8, DenseI8, Dequantize, GlobalPoolI8, LookupI8, Pool2dI8,
+    Quantize, Requant, RequantizeI8, SoftmaxI8,
+};
+pub use ops::{OpDesc, OpKind};
+pub use params::{
+    Activation, Binary, BinaryKind, Conv2d, ConvGeometry, Copy, Dense, GlobalPool, MatMul, Pad,
+    Pool2d, PoolGeometry, PoolKind, Softmax, Transpose, Unary, UnaryKind,
 };
 pub use preamble::{MAGIC, PREAMBLE_LEN, Preamble};
 pub use section::{Section, SectionIter};

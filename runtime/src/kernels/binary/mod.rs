@@ -3,21 +3,16 @@
 mod reference;
 
 use super::{LengthMismatch, Src, expect_len};
-use crate::format::{Activation, BinaryKind, MAX_RANK, Shape};
+use crate::format::{Activation, BinaryKind, BinaryKindI8, MAX_RANK, Shape};
 
-/// `output = act(a <kind> b)`. Shapes have equal rank; each operand dimension equals the
-/// output's or is 1. An operand given as [`Src::Output`] must have the output's shape.
-#[allow(clippy::too_many_arguments)]
-pub fn binary_f32(
-    kind: BinaryKind,
-    act: Activation,
-    a_shape: &Shape,
-    b_shape: &Shape,
-    out_shape: &Shape,
-    a: Src<'_, f32>,
-    b: Src<'_, f32>,
-    output: &mut [f32],
-) -> Result<(), LengthMismatch> {
+/// Checks the shapes and lengths of a broadcasting operator and pads the shapes.
+fn checked_dims<T>(
+    shapes: [&Shape; 3],
+    a: &Src<'_, T>,
+    b: &Src<'_, T>,
+    output_len: usize,
+) -> Result<[[u32; MAX_RANK]; 3], LengthMismatch> {
+    let [a_shape, b_shape, out_shape] = shapes;
     let rank = out_shape.rank();
     if a_shape.rank() != rank || b_shape.rank() != rank {
         return Err(LengthMismatch);
@@ -29,13 +24,62 @@ pub fn binary_f32(
         }
     }
     let len = |s: &Shape| s.elements().and_then(|e| usize::try_from(e).ok());
-    expect_len(output.len(), len(out_shape))?;
-    expect_len(a.len_or(output.len()), len(a_shape))?;
-    expect_len(b.len_or(output.len()), len(b_shape))?;
+    expect_len(output_len, len(out_shape))?;
+    expect_len(a.len_or(output_len), len(a_shape))?;
+    expect_len(b.len_or(output_len), len(b_shape))?;
     if (matches!(a, Src::Output) && ap != op) || (matches!(b, Src::Output) && bp != op) {
         return Err(LengthMismatch);
     }
-    reference::binary_f32(kind, act, &ap, &bp, &op, a, b, output);
+    Ok([ap, bp, op])
+}
+
+/// `output = act(a <kind> b)`. Shapes (`[a, b, output]`) have equal rank; each operand
+/// dimension equals the output's or is 1. An operand given as [`Src::Output`] must have the
+/// output's shape.
+pub fn binary_f32(
+    kind: BinaryKind,
+    act: Activation,
+    shapes: [&Shape; 3],
+    a: Src<'_, f32>,
+    b: Src<'_, f32>,
+    output: &mut [f32],
+) -> Result<(), LengthMismatch> {
+    let [ap, bp, op] = checked_dims(shapes, &a, &b, output.len())?;
+    reference::binary_f32(kind, act, [&ap, &bp, &op], a, b, output);
+    Ok(())
+}
+
+/// Quantization parameters of an int8 binary operator (see [`crate::format::BinaryI8`]).
+#[derive(Debug, Clone, Copy)]
+pub struct QuantBinary {
+    /// Add, Sub or Mul.
+    pub kind: BinaryKindI8,
+    /// Zero points of `a`, `b`, output.
+    pub zero_points: [i32; 3],
+    /// Rescale of `a` (Add/Sub).
+    pub a_scale: (i32, i32),
+    /// Rescale of `b` (Add/Sub).
+    pub b_scale: (i32, i32),
+    /// Rescale of the result.
+    pub out_scale: (i32, i32),
+    /// Extra precision bits for Add/Sub (at most 20).
+    pub left_shift: u8,
+    /// Lowest output value.
+    pub act_min: i8,
+    /// Highest output value.
+    pub act_max: i8,
+}
+
+/// int8 `a <kind> b` with broadcasting, TFLite arithmetic.
+pub fn binary_i8(
+    q: &QuantBinary,
+    shapes: [&Shape; 3],
+    a: Src<'_, i8>,
+    b: Src<'_, i8>,
+    output: &mut [i8],
+) -> Result<(), LengthMismatch> {
+    let [ap, bp, op] = checked_dims(shapes, &a, &b, output.len())?;
+    reference::binary_i8(q, [&ap, &bp, &op], a, b, output);
     Ok(())
 }
 

@@ -1,8 +1,9 @@
 //! Scalar reference element-wise binary operators: the specification.
 
 use super::apply;
-use crate::format::{Activation, BinaryKind, MAX_RANK};
+use crate::format::{Activation, BinaryKind, BinaryKindI8, MAX_RANK};
 use crate::kernels::Src;
+use crate::kernels::fixedpoint::{clamp_i8, multiply_by_quantized_multiplier};
 
 /// Element strides of an operand inside the output's index space (0 where it broadcasts).
 fn strides(dims: &[u32; MAX_RANK], out: &[u32; MAX_RANK]) -> [usize; MAX_RANK] {
@@ -15,20 +16,18 @@ fn strides(dims: &[u32; MAX_RANK], out: &[u32; MAX_RANK]) -> [usize; MAX_RANK] {
     strides
 }
 
+/// `output[i] = f(a[..], b[..])` over the output's index space with NumPy broadcasting.
 /// Shapes are padded to `MAX_RANK` and were checked by the caller.
 // The output is indexed (not iterated) because in-place operands read it too.
 #[allow(clippy::needless_range_loop)]
-#[allow(clippy::too_many_arguments)]
-pub fn binary_f32(
-    kind: BinaryKind,
-    act: Activation,
-    a_dims: &[u32; MAX_RANK],
-    b_dims: &[u32; MAX_RANK],
-    out_dims: &[u32; MAX_RANK],
-    a: Src<'_, f32>,
-    b: Src<'_, f32>,
-    output: &mut [f32],
+pub fn broadcast<T: Copy>(
+    dims: [&[u32; MAX_RANK]; 3],
+    a: Src<'_, T>,
+    b: Src<'_, T>,
+    output: &mut [T],
+    f: impl Fn(T, T) -> T,
 ) {
+    let [a_dims, b_dims, out_dims] = dims;
     let (a_strides, b_strides) = (strides(a_dims, out_dims), strides(b_dims, out_dims));
     let mut index = [0usize; MAX_RANK];
     let (mut a_at, mut b_at) = (0usize, 0usize);
@@ -41,7 +40,7 @@ pub fn binary_f32(
             Src::Slice(s) => s[b_at],
             Src::Output => output[o],
         };
-        output[o] = act.apply(apply(kind, x, y));
+        output[o] = f(x, y);
         // Advance the multi-index, moving each operand's position along.
         for d in (0..MAX_RANK).rev() {
             index[d] += 1;
@@ -53,6 +52,53 @@ pub fn binary_f32(
             a_at -= a_strides[d] * index[d];
             b_at -= b_strides[d] * index[d];
             index[d] = 0;
+        }
+    }
+}
+
+/// float32 binary operator with a fused activation.
+pub fn binary_f32(
+    kind: BinaryKind,
+    act: Activation,
+    dims: [&[u32; MAX_RANK]; 3],
+    a: Src<'_, f32>,
+    b: Src<'_, f32>,
+    output: &mut [f32],
+) {
+    broadcast(dims, a, b, output, |x, y| act.apply(apply(kind, x, y)));
+}
+
+/// int8 binary operator (TFLite `ADD`/`SUB`/`MUL` arithmetic).
+pub fn binary_i8(
+    p: &super::QuantBinary,
+    dims: [&[u32; MAX_RANK]; 3],
+    a: Src<'_, i8>,
+    b: Src<'_, i8>,
+    output: &mut [i8],
+) {
+    let [a_zp, b_zp, out_zp] = p.zero_points;
+    let rescale = |v: i32, (m, s): (i32, i32)| multiply_by_quantized_multiplier(v, m, s);
+    let finish = |v: i32| {
+        clamp_i8(
+            rescale(v, p.out_scale).wrapping_add(out_zp),
+            p.act_min,
+            p.act_max,
+        )
+    };
+    match p.kind {
+        BinaryKindI8::Add | BinaryKindI8::Sub => {
+            let sign = if p.kind == BinaryKindI8::Sub { -1 } else { 1 };
+            let shift = u32::from(p.left_shift.min(20));
+            broadcast(dims, a, b, output, |x, y| {
+                let xa = rescale((i32::from(x) - a_zp) << shift, p.a_scale);
+                let yb = rescale((i32::from(y) - b_zp) << shift, p.b_scale);
+                finish(xa.wrapping_add(yb.wrapping_mul(sign)))
+            });
+        }
+        BinaryKindI8::Mul => {
+            broadcast(dims, a, b, output, |x, y| {
+                finish((i32::from(x) - a_zp) * (i32::from(y) - b_zp))
+            });
         }
     }
 }

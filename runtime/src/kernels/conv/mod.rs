@@ -31,3 +31,59 @@ pub fn conv2d_f32(
     reference::conv2d_f32(geom, act, input, weights, bias, output);
     Ok(())
 }
+
+/// Quantization parameters shared by the int8 convolution and fully connected kernels.
+#[derive(Debug, Clone, Copy)]
+pub struct QuantOut<'a> {
+    /// Zero point subtracted from every input value (padding contributes nothing).
+    pub input_zp: i32,
+    /// Zero point added to every output value.
+    pub output_zp: i32,
+    /// Q31 multipliers, one per output channel or one for all.
+    pub multipliers: &'a [i32],
+    /// Shifts matching `multipliers`.
+    pub shifts: &'a [i8],
+    /// Lowest output value.
+    pub act_min: i8,
+    /// Highest output value.
+    pub act_max: i8,
+}
+
+impl QuantOut<'_> {
+    /// Whether the requantization tables fit `channels` output channels.
+    pub fn fits(&self, channels: u32) -> bool {
+        let n = self.multipliers.len();
+        n == self.shifts.len() && (n == 1 || n == channels as usize)
+    }
+}
+
+/// int8 convolution: `acc = bias + sum (x - input_zp) * w`, requantized per channel, plus the
+/// output zero point, clamped to the activation range.
+pub fn conv2d_i8(
+    geom: &ConvGeometry,
+    q: &QuantOut<'_>,
+    input: &[i8],
+    weights: &[i8],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+) -> Result<(), LengthMismatch> {
+    let g = geom;
+    if g.groups == 0
+        || !g.in_c.is_multiple_of(g.groups)
+        || !g.out_c.is_multiple_of(g.groups)
+        || !q.fits(g.out_c)
+    {
+        return Err(LengthMismatch);
+    }
+    expect_len(input.len(), product(&[g.batch, g.in_h, g.in_w, g.in_c]))?;
+    expect_len(
+        weights.len(),
+        product(&[g.out_c, g.kernel_h, g.kernel_w, g.in_c / g.groups]),
+    )?;
+    expect_len(output.len(), product(&[g.batch, g.out_h, g.out_w, g.out_c]))?;
+    if let Some(b) = bias {
+        expect_len(b.len(), product(&[g.out_c]))?;
+    }
+    reference::conv2d_i8(geom, q, input, weights, bias, output);
+    Ok(())
+}

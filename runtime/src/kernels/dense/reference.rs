@@ -35,3 +35,31 @@ pub fn dense_f32(
         }
     }
 }
+
+/// int8 fully connected; lengths were checked by the caller.
+pub fn dense_i8(
+    in_features: usize,
+    out_features: usize,
+    q: &crate::kernels::conv::QuantOut<'_>,
+    input: &[i8],
+    weights: &[i8],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+) {
+    use crate::kernels::fixedpoint::requantize;
+    if out_features == 0 {
+        return;
+    }
+    let rows = output.len() / out_features;
+    for r in 0..rows {
+        let x = &input[r * in_features..(r + 1) * in_features];
+        for o in 0..out_features {
+            let w = &weights[o * in_features..(o + 1) * in_features];
+            let mut acc = bias.map_or(0, |b| b[o]);
+            for (&xv, &wv) in x.iter().zip(w) {
+                acc = acc.wrapping_add((i32::from(xv) - q.input_zp) * i32::from(wv));
+            }
+            output[r * out_features + o] = requantize(acc, q, o);
+        }
+    }
+}

@@ -37,3 +37,39 @@ pub fn global_pool_f32(
     reference::global_pool_f32(kind, spatial as usize, channels as usize, input, output);
     Ok(())
 }
+
+/// int8 windowed pooling (input and output share scale and zero point). Average pooling
+/// divides with TFLite's rounding (half away from zero); with `count_include_pad` padding
+/// counts as `zero_point`.
+pub fn pool2d_i8(
+    kind: PoolKind,
+    geom: &PoolGeometry,
+    zero_point: i32,
+    act: (i8, i8),
+    input: &[i8],
+    output: &mut [i8],
+) -> Result<(), LengthMismatch> {
+    let g = geom;
+    expect_len(input.len(), product(&[g.batch, g.in_h, g.in_w, g.channels]))?;
+    expect_len(
+        output.len(),
+        product(&[g.batch, g.out_h, g.out_w, g.channels]),
+    )?;
+    reference::pool2d_i8(kind, g, zero_point, act, input, output);
+    Ok(())
+}
+
+/// int8 global pooling of `[batch][spatial][channels]` into `[batch][channels]`.
+pub fn global_pool_i8(
+    kind: PoolKind,
+    batch: u32,
+    spatial: u32,
+    channels: u32,
+    input: &[i8],
+    output: &mut [i8],
+) -> Result<(), LengthMismatch> {
+    expect_len(input.len(), product(&[batch, spatial, channels]))?;
+    expect_len(output.len(), product(&[batch, channels]))?;
+    reference::global_pool_i8(kind, spatial as usize, channels as usize, input, output);
+    Ok(())
+}

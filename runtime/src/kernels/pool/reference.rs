@@ -107,3 +107,103 @@ pub fn global_pool_f32(
         }
     }
 }
+
+/// TFLite's integer average: the sum divided by the count, rounded half away from zero.
+fn rounded_average(sum: i32, count: i32) -> i32 {
+    if count <= 0 {
+        return 0;
+    }
+    if sum > 0 {
+        (sum + count / 2) / count
+    } else {
+        (sum - count / 2) / count
+    }
+}
+
+/// Lengths were checked by the caller.
+pub fn pool2d_i8(
+    kind: PoolKind,
+    g: &PoolGeometry,
+    zero_point: i32,
+    act: (i8, i8),
+    input: &[i8],
+    output: &mut [i8],
+) {
+    use crate::kernels::fixedpoint::clamp_i8;
+    let [batch, in_h, in_w, ch] = [g.batch, g.in_h, g.in_w, g.channels].map(|v| v as usize);
+    let [out_h, out_w] = [g.out_h, g.out_w].map(|v| v as usize);
+    for n in 0..batch {
+        for oy in 0..out_h {
+            for ox in 0..out_w {
+                let out_base = ((n * out_h + oy) * out_w + ox) * ch;
+                for c in 0..ch {
+                    let mut max = i32::MIN;
+                    let mut sum = 0i32;
+                    let (mut valid, mut padded) = (0i32, 0i32);
+                    let rows = window(
+                        oy,
+                        g.stride_h as usize,
+                        g.dilation_h as usize,
+                        g.kernel_h as usize,
+                        g.pad_top as usize,
+                        in_h,
+                        g.pad_bottom as usize,
+                    );
+                    for iy in rows {
+                        let cols = window(
+                            ox,
+                            g.stride_w as usize,
+                            g.dilation_w as usize,
+                            g.kernel_w as usize,
+                            g.pad_left as usize,
+                            in_w,
+                            g.pad_right as usize,
+                        );
+                        for ix in cols {
+                            padded += 1;
+                            if let (Some(iy), Some(ix)) = (iy, ix) {
+                                let v = i32::from(input[((n * in_h + iy) * in_w + ix) * ch + c]);
+                                max = max.max(v);
+                                sum = sum.wrapping_add(v);
+                                valid += 1;
+                            }
+                        }
+                    }
+                    let value = match kind {
+                        PoolKind::Max if valid == 0 => i32::from(act.0),
+                        PoolKind::Max => max,
+                        PoolKind::Avg {
+                            count_include_pad: true,
+                        } => rounded_average(
+                            sum.wrapping_add((padded - valid).wrapping_mul(zero_point)),
+                            padded,
+                        ),
+                        PoolKind::Avg {
+                            count_include_pad: false,
+                        } => rounded_average(sum, valid),
+                    };
+                    output[out_base + c] = clamp_i8(value, act.0, act.1);
+                }
+            }
+        }
+    }
+}
+
+/// Lengths were checked by the caller.
+pub fn global_pool_i8(kind: PoolKind, spatial: usize, ch: usize, input: &[i8], output: &mut [i8]) {
+    if ch == 0 {
+        return;
+    }
+    for (n, out) in output.chunks_exact_mut(ch).enumerate() {
+        let plane = &input[n * spatial * ch..(n + 1) * spatial * ch];
+        for (c, y) in out.iter_mut().enumerate() {
+            let values = plane.iter().skip(c).step_by(ch).map(|&v| i32::from(v));
+            *y = match kind {
+                PoolKind::Max => values.max().unwrap_or(i32::from(i8::MIN)) as i8,
+                PoolKind::Avg { .. } => {
+                    rounded_average(values.fold(0i32, i32::wrapping_add), spatial as i32) as i8
+                }
+            };
+        }
+    }
+}

@@ -19,3 +19,21 @@ pub fn softmax_f32(
     reference::softmax_f32(axis as usize, inner as usize, log, input, output);
     Ok(())
 }
+
+/// int8 softmax: output scale 1/256, zero point -128. `table[d]` holds `exp(-d * scale)` in
+/// Q16 for the input's scale; each output is `round(256 * table[max - x] / sum) - 128`.
+pub fn softmax_i8(
+    outer: u32,
+    axis: u32,
+    inner: u32,
+    table: &[u32],
+    input: &[i8],
+    output: &mut [i8],
+) -> Result<(), LengthMismatch> {
+    let len = product(&[outer, axis, inner]);
+    expect_len(input.len(), len)?;
+    expect_len(output.len(), len)?;
+    let table: &[u32; 256] = table.try_into().map_err(|_| LengthMismatch)?;
+    reference::softmax_i8(axis as usize, inner as usize, table, input, output);
+    Ok(())
+}

@@ -35,3 +35,28 @@ pub fn softmax_f32(axis: usize, inner: usize, log: bool, input: &[f32], output: 
         }
     }
 }
+
+/// Lengths were checked by the caller. Sums are 64-bit: no axis length can overflow them.
+pub fn softmax_i8(axis: usize, inner: usize, table: &[u32; 256], input: &[i8], output: &mut [i8]) {
+    let block = axis * inner;
+    if block == 0 {
+        return;
+    }
+    for (x, y) in input
+        .chunks_exact(block)
+        .zip(output.chunks_exact_mut(block))
+    {
+        for i in 0..inner {
+            let max = (0..axis)
+                .map(|a| i32::from(x[a * inner + i]))
+                .max()
+                .unwrap_or(0);
+            let e = |a: usize| u64::from(table[(max - i32::from(x[a * inner + i])) as usize]);
+            let sum = (0..axis).map(e).sum::<u64>().max(1);
+            for a in 0..axis {
+                let q = (e(a) * 256 + sum / 2) / sum;
+                y[a * inner + i] = (q.min(255) as i32 - 128) as i8;
+            }
+        }
+    }
+}

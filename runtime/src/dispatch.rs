@@ -1,0 +1,269 @@
+//! Operator dispatch: resolves an operator's buffers in the arena and the weight blob and
+//! calls its kernel.
+
+use crate::DType;
+use crate::arena::{self, Inputs, Unresolved};
+use crate::format::{OpKind, PoolKind, Requant};
+use crate::kernels::{self, conv::QuantOut, dense::DenseShape};
+
+impl From<kernels::LengthMismatch> for Unresolved {
+    fn from(_: kernels::LengthMismatch) -> Self {
+        Unresolved
+    }
+}
+
+/// Executes one operator; returns its output buffer.
+pub(crate) fn run(
+    kind: &OpKind,
+    arena: &mut [u8],
+    weights: &[u8],
+) -> Result<crate::format::Buf, Unresolved> {
+    let output = kind.output();
+    let (inputs, out) = arena::split(arena, weights, output)?;
+    match kind {
+        OpKind::Conv2d(op) => {
+            let bias = op.bias.map(|b| inputs.typed::<f32>(b)).transpose()?;
+            kernels::conv::conv2d_f32(
+                &op.geom,
+                op.act,
+                inputs.typed(op.input)?,
+                inputs.typed(op.weights)?,
+                bias,
+                cast_mut(out)?,
+            )?
+        }
+        OpKind::Dense(op) => {
+            let bias = op.bias.map(|b| inputs.typed::<f32>(b)).transpose()?;
+            let shape = DenseShape {
+                rows: op.rows,
+                in_features: op.in_features,
+                out_features: op.out_features,
+            };
+            kernels::dense::dense_f32(
+                shape,
+                op.act,
+                inputs.typed(op.input)?,
+                inputs.typed(op.weights)?,
+                bias,
+                cast_mut(out)?,
+            )?
+        }
+        OpKind::MatMul(op) => kernels::matmul::matmul_f32(
+            &op.a_shape,
+            &op.b_shape,
+            &op.out_shape,
+            inputs.typed(op.a)?,
+            inputs.typed(op.b)?,
+            cast_mut(out)?,
+        )?,
+        OpKind::Binary(op) => kernels::binary::binary_f32(
+            op.kind,
+            op.act,
+            [&op.a_shape, &op.b_shape, &op.out_shape],
+            inputs.typed_src(op.a)?,
+            inputs.typed_src(op.b)?,
+            cast_mut(out)?,
+        )?,
+        OpKind::Unary(op) => {
+            kernels::unary::unary_f32(op.kind, inputs.typed_src(op.input)?, cast_mut(out)?)?
+        }
+        OpKind::Softmax(op) => kernels::softmax::softmax_f32(
+            op.outer,
+            op.axis,
+            op.inner,
+            op.log,
+            inputs.typed(op.input)?,
+            cast_mut(out)?,
+        )?,
+        OpKind::Pool2d(op) => {
+            kernels::pool::pool2d_f32(op.kind, &op.geom, inputs.typed(op.input)?, cast_mut(out)?)?
+        }
+        OpKind::GlobalPool(op) => {
+            let kind = match op.kind {
+                PoolKind::Max => PoolKind::Max,
+                PoolKind::Avg { .. } => PoolKind::Avg {
+                    count_include_pad: false,
+                },
+            };
+            kernels::pool::global_pool_f32(
+                kind,
+                op.batch,
+                op.spatial,
+                op.channels,
+                inputs.typed(op.input)?,
+                cast_mut(out)?,
+            )?
+        }
+        OpKind::Transpose(op) => match op.dtype {
+            DType::I8 => kernels::transpose::transpose::<u8>(
+                &op.in_shape,
+                &op.perm,
+                inputs.typed(op.input)?,
+                out,
+            )?,
+            DType::F32 | DType::I32 => kernels::transpose::transpose::<u32>(
+                &op.in_shape,
+                &op.perm,
+                inputs.typed(op.input)?,
+                cast_mut(out)?,
+            )?,
+        },
+        OpKind::Copy(op) => {
+            let plan = kernels::copy::BlockCopy {
+                blocks: op.blocks,
+                block: op.block_bytes,
+                src_offset: op.src_offset,
+                src_stride: op.src_stride,
+                dst_offset: op.dst_offset,
+                dst_stride: op.dst_stride,
+            };
+            kernels::copy::copy_blocks(&plan, inputs.typed(op.input)?, out)?
+        }
+        OpKind::Pad(op) => match op.dtype {
+            DType::I8 => kernels::pad::pad::<u8>(
+                &op.in_shape,
+                &op.out_shape,
+                &op.begin,
+                op.value_bits as u8,
+                inputs.typed(op.input)?,
+                out,
+            )?,
+            DType::F32 | DType::I32 => kernels::pad::pad::<u32>(
+                &op.in_shape,
+                &op.out_shape,
+                &op.begin,
+                op.value_bits,
+                inputs.typed(op.input)?,
+                cast_mut(out)?,
+            )?,
+        },
+        OpKind::Conv2dI8(op) => {
+            let q = quant_out(
+                &inputs,
+                &op.requant,
+                (op.input_zp, op.output_zp),
+                (op.act_min, op.act_max),
+            )?;
+            let bias = op.bias.map(|b| inputs.typed::<i32>(b)).transpose()?;
+            kernels::conv::conv2d_i8(
+                &op.geom,
+                &q,
+                inputs.typed(op.input)?,
+                inputs.typed(op.weights)?,
+                bias,
+                cast_mut(out)?,
+            )?
+        }
+        OpKind::DenseI8(op) => {
+            let q = quant_out(
+                &inputs,
+                &op.requant,
+                (op.input_zp, op.output_zp),
+                (op.act_min, op.act_max),
+            )?;
+            let bias = op.bias.map(|b| inputs.typed::<i32>(b)).transpose()?;
+            let shape = DenseShape {
+                rows: op.rows,
+                in_features: op.in_features,
+                out_features: op.out_features,
+            };
+            kernels::dense::dense_i8(
+                shape,
+                &q,
+                inputs.typed(op.input)?,
+                inputs.typed(op.weights)?,
+                bias,
+                cast_mut(out)?,
+            )?
+        }
+        OpKind::BinaryI8(op) => {
+            let q = kernels::binary::QuantBinary {
+                kind: op.kind,
+                zero_points: op.zero_points,
+                a_scale: op.a_scale,
+                b_scale: op.b_scale,
+                out_scale: op.out_scale,
+                left_shift: op.left_shift,
+                act_min: op.act_min,
+                act_max: op.act_max,
+            };
+            let shapes = [&op.a_shape, &op.b_shape, &op.out_shape];
+            kernels::binary::binary_i8(
+                &q,
+                shapes,
+                inputs.typed_src(op.a)?,
+                inputs.typed_src(op.b)?,
+                cast_mut(out)?,
+            )?
+        }
+        OpKind::Pool2dI8(op) => kernels::pool::pool2d_i8(
+            op.kind,
+            &op.geom,
+            op.zero_point,
+            (op.act_min, op.act_max),
+            inputs.typed(op.input)?,
+            cast_mut(out)?,
+        )?,
+        OpKind::GlobalPoolI8(op) => kernels::pool::global_pool_i8(
+            op.kind,
+            op.batch,
+            op.spatial,
+            op.channels,
+            inputs.typed(op.input)?,
+            cast_mut(out)?,
+        )?,
+        OpKind::SoftmaxI8(op) => kernels::softmax::softmax_i8(
+            op.outer,
+            op.axis,
+            op.inner,
+            inputs.typed(op.table)?,
+            inputs.typed(op.input)?,
+            cast_mut(out)?,
+        )?,
+        OpKind::LookupI8(op) => kernels::lookup::lookup_i8(
+            inputs.typed(op.table)?,
+            inputs.typed_src(op.input)?,
+            cast_mut(out)?,
+        )?,
+        OpKind::RequantizeI8(op) => kernels::quantize::requantize_i8(
+            (op.input_zp, op.output_zp),
+            op.scale,
+            inputs.typed_src(op.input)?,
+            cast_mut(out)?,
+        )?,
+        OpKind::Quantize(op) => kernels::quantize::quantize_f32(
+            op.scale,
+            op.zero_point,
+            inputs.typed(op.input)?,
+            cast_mut(out)?,
+        )?,
+        OpKind::Dequantize(op) => kernels::quantize::dequantize_i8(
+            op.scale,
+            op.zero_point,
+            inputs.typed(op.input)?,
+            cast_mut(out)?,
+        )?,
+    }
+    Ok(output)
+}
+
+/// The requantization tables of an int8 operator, resolved.
+fn quant_out<'x>(
+    inputs: &Inputs<'x>,
+    requant: &Requant,
+    zero_points: (i32, i32),
+    act: (i8, i8),
+) -> Result<QuantOut<'x>, Unresolved> {
+    Ok(QuantOut {
+        input_zp: zero_points.0,
+        output_zp: zero_points.1,
+        multipliers: inputs.typed(requant.multipliers)?,
+        shifts: inputs.typed(requant.shifts)?,
+        act_min: act.0,
+        act_max: act.1,
+    })
+}
+
+fn cast_mut<T: bytemuck::Pod>(bytes: &mut [u8]) -> Result<&mut [T], Unresolved> {
+    bytemuck::try_cast_slice_mut(bytes).map_err(|_| Unresolved)
+}

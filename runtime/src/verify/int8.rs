@@ -1,0 +1,178 @@
+//! Verification of the integer operators: buffer sizes by element type, requantization
+//! tables of one or one-per-channel entries, zero points within int8.
+
+use super::float::{broadcasts, conv_geometry, pool_geometry};
+use super::{Check, Spaces, disjoint, disjoint_or_same, elements, ensure, product};
+use crate::format::{
+    BinaryI8, Conv2dI8, DenseI8, Dequantize, GlobalPoolI8, LookupI8, MAX_RANK, Pool2dI8, Quantize,
+    Requant, RequantizeI8, SoftmaxI8,
+};
+use crate::{DType, OpFault};
+
+fn zero_point(zp: i32) -> Check {
+    ensure((-128..=127).contains(&zp), OpFault::BadParameter)
+}
+
+fn activation(lo: i8, hi: i8) -> Check {
+    ensure(lo <= hi, OpFault::BadParameter)
+}
+
+fn requant(r: &Requant, channels: u32, s: &Spaces) -> Check {
+    let n = u64::from(r.multipliers.bytes) / 4;
+    ensure(n == 1 || n == u64::from(channels), OpFault::BadShape)?;
+    s.buf(r.multipliers, DType::I32, Some(n))?;
+    s.buf(r.shifts, DType::I8, Some(n))
+}
+
+pub(super) fn conv2d(op: &Conv2dI8, s: &Spaces) -> Check {
+    let g = &op.geom;
+    conv_geometry(g)?;
+    s.buf(
+        op.input,
+        DType::I8,
+        product(&[g.batch, g.in_h, g.in_w, g.in_c]),
+    )?;
+    s.buf(
+        op.weights,
+        DType::I8,
+        product(&[g.out_c, g.kernel_h, g.kernel_w, g.in_c / g.groups]),
+    )?;
+    s.out(
+        op.output,
+        DType::I8,
+        product(&[g.batch, g.out_h, g.out_w, g.out_c]),
+    )?;
+    requant(&op.requant, g.out_c, s)?;
+    for input in [
+        op.input,
+        op.weights,
+        op.requant.multipliers,
+        op.requant.shifts,
+    ]
+    .into_iter()
+    .chain(op.bias)
+    {
+        disjoint(input, op.output)?;
+    }
+    if let Some(bias) = op.bias {
+        s.buf(bias, DType::I32, Some(u64::from(g.out_c)))?;
+    }
+    zero_point(op.input_zp)?;
+    zero_point(op.output_zp)?;
+    activation(op.act_min, op.act_max)
+}
+
+pub(super) fn dense(op: &DenseI8, s: &Spaces) -> Check {
+    s.buf(op.input, DType::I8, product(&[op.rows, op.in_features]))?;
+    s.buf(
+        op.weights,
+        DType::I8,
+        product(&[op.out_features, op.in_features]),
+    )?;
+    s.out(op.output, DType::I8, product(&[op.rows, op.out_features]))?;
+    requant(&op.requant, op.out_features, s)?;
+    for input in [
+        op.input,
+        op.weights,
+        op.requant.multipliers,
+        op.requant.shifts,
+    ]
+    .into_iter()
+    .chain(op.bias)
+    {
+        disjoint(input, op.output)?;
+    }
+    if let Some(bias) = op.bias {
+        s.buf(bias, DType::I32, Some(u64::from(op.out_features)))?;
+    }
+    zero_point(op.input_zp)?;
+    zero_point(op.output_zp)?;
+    activation(op.act_min, op.act_max)
+}
+
+pub(super) fn binary(op: &BinaryI8, s: &Spaces) -> Check {
+    let all = 0..MAX_RANK;
+    ensure(
+        broadcasts(&op.a_shape, &op.out_shape, all.clone()),
+        OpFault::BadShape,
+    )?;
+    ensure(
+        broadcasts(&op.b_shape, &op.out_shape, all),
+        OpFault::BadShape,
+    )?;
+    s.buf(op.a, DType::I8, elements(&op.a_shape))?;
+    s.buf(op.b, DType::I8, elements(&op.b_shape))?;
+    s.out(op.output, DType::I8, elements(&op.out_shape))?;
+    disjoint_or_same(op.a, op.output, op.a_shape == op.out_shape)?;
+    disjoint_or_same(op.b, op.output, op.b_shape == op.out_shape)?;
+    op.zero_points.iter().try_for_each(|&zp| zero_point(zp))?;
+    ensure(op.left_shift <= 20, OpFault::BadParameter)?;
+    activation(op.act_min, op.act_max)
+}
+
+pub(super) fn pool2d(op: &Pool2dI8, s: &Spaces) -> Check {
+    let g = &op.geom;
+    pool_geometry(g)?;
+    s.buf(
+        op.input,
+        DType::I8,
+        product(&[g.batch, g.in_h, g.in_w, g.channels]),
+    )?;
+    s.out(
+        op.output,
+        DType::I8,
+        product(&[g.batch, g.out_h, g.out_w, g.channels]),
+    )?;
+    disjoint(op.input, op.output)?;
+    zero_point(op.zero_point)?;
+    activation(op.act_min, op.act_max)
+}
+
+pub(super) fn global_pool(op: &GlobalPoolI8, s: &Spaces) -> Check {
+    s.buf(
+        op.input,
+        DType::I8,
+        product(&[op.batch, op.spatial, op.channels]),
+    )?;
+    s.out(op.output, DType::I8, product(&[op.batch, op.channels]))?;
+    disjoint(op.input, op.output)
+}
+
+pub(super) fn softmax(op: &SoftmaxI8, s: &Spaces) -> Check {
+    let len = product(&[op.outer, op.axis, op.inner]);
+    s.buf(op.input, DType::I8, len)?;
+    s.out(op.output, DType::I8, len)?;
+    s.buf(op.table, DType::I32, Some(256))?;
+    disjoint(op.input, op.output)?;
+    disjoint(op.table, op.output)
+}
+
+pub(super) fn lookup(op: &LookupI8, s: &Spaces) -> Check {
+    s.buf(op.input, DType::I8, Some(u64::from(op.len)))?;
+    s.out(op.output, DType::I8, Some(u64::from(op.len)))?;
+    s.buf(op.table, DType::I8, Some(256))?;
+    disjoint_or_same(op.input, op.output, true)?;
+    disjoint(op.table, op.output)
+}
+
+pub(super) fn requantize(op: &RequantizeI8, s: &Spaces) -> Check {
+    s.buf(op.input, DType::I8, Some(u64::from(op.len)))?;
+    s.out(op.output, DType::I8, Some(u64::from(op.len)))?;
+    disjoint_or_same(op.input, op.output, true)?;
+    zero_point(op.input_zp)?;
+    zero_point(op.output_zp)
+}
+
+pub(super) fn quantize(op: &Quantize, s: &Spaces) -> Check {
+    s.buf(op.input, DType::F32, Some(u64::from(op.len)))?;
+    s.out(op.output, DType::I8, Some(u64::from(op.len)))?;
+    disjoint(op.input, op.output)?;
+    zero_point(op.zero_point)
+}
+
+pub(super) fn dequantize(op: &Dequantize, s: &Spaces) -> Check {
+    s.buf(op.input, DType::I8, Some(u64::from(op.len)))?;
+    s.out(op.output, DType::F32, Some(u64::from(op.len)))?;
+    disjoint(op.input, op.output)?;
+    zero_point(op.zero_point)
+}

@@ -1,0 +1,161 @@
+//! Load-time verification: every buffer inside its space, sized for its shape, aligned; every
+//! shape consistent with its operator's parameters; no forbidden overlap. After this, the
+//! interpreter's only possible failures are the caller's (arena size, I/O indices).
+
+mod float;
+mod int8;
+
+use crate::format::{Buf, Header, OpKind, Shape, Space, TensorDesc};
+use crate::{DType, LoadError, OpFault};
+
+type Check = Result<(), OpFault>;
+
+/// Sizes of the two spaces buffers may live in.
+struct Spaces {
+    arena: u64,
+    weights: u64,
+}
+
+impl Spaces {
+    /// A buffer holding exactly `elements` of `dtype`, inside its space and aligned.
+    fn buf(&self, buf: Buf, dtype: DType, elements: Option<u64>) -> Check {
+        let size = dtype.size() as u64;
+        let bytes = elements
+            .and_then(|e| e.checked_mul(size))
+            .ok_or(OpFault::BadShape)?;
+        if bytes != u64::from(buf.bytes) {
+            return Err(OpFault::SizeMismatch);
+        }
+        let limit = match buf.space {
+            Space::Arena => self.arena,
+            Space::Weights => self.weights,
+        };
+        if buf.end() > limit {
+            return Err(OpFault::OutOfBounds);
+        }
+        if u64::from(buf.offset) % size != 0 {
+            return Err(OpFault::Misaligned);
+        }
+        Ok(())
+    }
+
+    /// Like [`Spaces::buf`], for a buffer the operator writes.
+    fn out(&self, buf: Buf, dtype: DType, elements: Option<u64>) -> Check {
+        if buf.space != Space::Arena {
+            return Err(OpFault::ReadOnly);
+        }
+        self.buf(buf, dtype, elements)
+    }
+}
+
+fn disjoint(input: Buf, output: Buf) -> Check {
+    if input.overlaps(&output) {
+        Err(OpFault::Overlap)
+    } else {
+        Ok(())
+    }
+}
+
+/// Disjoint, or exactly the output buffer when the operator may run in place.
+fn disjoint_or_same(input: Buf, output: Buf, in_place_ok: bool) -> Check {
+    if in_place_ok && input == output {
+        Ok(())
+    } else {
+        disjoint(input, output)
+    }
+}
+
+fn product(factors: &[u32]) -> Option<u64> {
+    factors
+        .iter()
+        .try_fold(1u64, |acc, &f| acc.checked_mul(u64::from(f)))
+}
+
+fn elements(shape: &Shape) -> Option<u64> {
+    shape.elements().map(u64::from)
+}
+
+fn ensure(condition: bool, fault: OpFault) -> Check {
+    if condition { Ok(()) } else { Err(fault) }
+}
+
+/// Output size of a window sliding over `size + pads` (floor), or `None` if it does not fit.
+fn window_out(size: u32, pad: (u32, u32), kernel: u32, stride: u32, dilation: u32) -> Option<u64> {
+    let padded = u64::from(size) + u64::from(pad.0) + u64::from(pad.1);
+    let extent = u64::from(dilation) * (u64::from(kernel).checked_sub(1)?) + 1;
+    Some(padded.checked_sub(extent)? / u64::from(stride) + 1)
+}
+
+/// Verifies the header's tables and operators against the arena and weight sizes.
+pub(crate) fn verify(header: &Header<'_>, weights_len: usize) -> Result<(), LoadError> {
+    let spaces = Spaces {
+        arena: u64::from(header.arena_bytes),
+        weights: weights_len as u64,
+    };
+    let tensor_count = header.tensors.len();
+    let tensor_fault = |index: u32, fault| LoadError::InvalidTensor {
+        index: u16::try_from(index).unwrap_or(u16::MAX),
+        fault,
+    };
+    for (index, tensor) in (0u32..).zip(header.tensors.iter()) {
+        let tensor: TensorDesc<'_> =
+            tensor.map_err(|_| tensor_fault(index, OpFault::Undecodable))?;
+        spaces
+            .buf(tensor.buf, tensor.dtype, elements(&tensor.shape))
+            .map_err(|f| tensor_fault(index, f))?;
+    }
+    for (index, io) in (0u32..).zip(header.inputs.iter()) {
+        let io = io.map_err(|_| tensor_fault(index, OpFault::Undecodable))?;
+        let tensor = header
+            .tensors
+            .get(io.tensor)
+            .ok_or_else(|| tensor_fault(io.tensor, OpFault::OutOfBounds))?;
+        if tensor.buf.space != Space::Arena {
+            return Err(tensor_fault(io.tensor, OpFault::ReadOnly));
+        }
+    }
+    for (index, io) in (0u32..).zip(header.outputs.iter()) {
+        let io = io.map_err(|_| tensor_fault(index, OpFault::Undecodable))?;
+        if io.tensor >= tensor_count {
+            return Err(tensor_fault(io.tensor, OpFault::OutOfBounds));
+        }
+    }
+    if header.ops.len() > u32::from(u16::MAX) {
+        return Err(LoadError::BadHeader);
+    }
+    for (index, op) in (0u16..).zip(header.ops.iter()) {
+        let fault = |fault| LoadError::InvalidOp { index, fault };
+        let op = op.map_err(|_| fault(OpFault::Undecodable))?;
+        if op.tensor >= tensor_count {
+            return Err(fault(OpFault::OutOfBounds));
+        }
+        verify_op(&op.kind, &spaces).map_err(fault)?;
+    }
+    Ok(())
+}
+
+fn verify_op(kind: &OpKind, s: &Spaces) -> Check {
+    match kind {
+        OpKind::Conv2d(op) => float::conv2d(op, s),
+        OpKind::Dense(op) => float::dense(op, s),
+        OpKind::MatMul(op) => float::matmul(op, s),
+        OpKind::Binary(op) => float::binary(op, s),
+        OpKind::Unary(op) => float::unary(op, s),
+        OpKind::Softmax(op) => float::softmax(op, s),
+        OpKind::Pool2d(op) => float::pool2d(op, s),
+        OpKind::GlobalPool(op) => float::global_pool(op, s),
+        OpKind::Transpose(op) => float::transpose(op, s),
+        OpKind::Copy(op) => float::copy(op, s),
+        OpKind::Pad(op) => float::pad(op, s),
+        OpKind::Conv2dI8(op) => int8::conv2d(op, s),
+        OpKind::DenseI8(op) => int8::dense(op, s),
+        OpKind::BinaryI8(op) => int8::binary(op, s),
+        OpKind::Pool2dI8(op) => int8::pool2d(op, s),
+        OpKind::GlobalPoolI8(op) => int8::global_pool(op, s),
+        OpKind::SoftmaxI8(op) => int8::softmax(op, s),
+        OpKind::LookupI8(op) => int8::lookup(op, s),
+        OpKind::RequantizeI8(op) => int8::requantize(op, s),
+        OpKind::Quantize(op) => int8::quantize(op, s),
+        OpKind::Dequantize(op) => int8::dequantize(op, s),
+    }
+}
