@@ -198,7 +198,7 @@ fn quantize_dequantize_lookup_requantize() {
     let mut f = [0f32; 2];
     kernels::quantize::dequantize_i8(0.5, 3, &[3, -1], &mut f).unwrap();
     assert_eq!(f, [0.0, -2.0]);
-    let table: Vec<i8> = (0..256).map(|i| (i as i32 - 128).max(0) as i8).collect(); // ReLU at zp 0
+    let table: Vec<i8> = (0i32..256).map(|i| (i - 128).max(0) as i8).collect(); // ReLU at zp 0
     let mut y = [0i8; 3];
     kernels::lookup::lookup_i8(&table, Src::Slice(&[-5, 0, 7]), &mut y).unwrap();
     assert_eq!(y, [0, 0, 7]);
@@ -234,8 +234,8 @@ proptest! {
         let (sx, so) = (0.05f64, 0.2f64);
         let sw: Vec<f64> = (0..cout).map(|_| 0.001 + 0.01 * f64::from(lcg(&mut rng).abs())).collect();
         let (mut ms, mut ss) = (Vec::new(), Vec::new());
-        for c in 0..cout as usize {
-            let (m, s) = quantize_multiplier(sx * sw[c] / so);
+        for scale in &sw {
+            let (m, s) = quantize_multiplier(sx * scale / so);
             ms.push(m);
             ss.push(s as i8);
         }
