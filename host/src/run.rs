@@ -1,6 +1,8 @@
 //! Running an artifact on the host through `whittle-runtime`: the same code the device runs.
 
-use crate::tensor::{Tensor, TensorData};
+use crate::tensor::{ElemType, Tensor, TensorData};
+use whittle_runtime::DType;
+use whittle_runtime::format::TensorDesc;
 use whittle_runtime::{AlignedBytes, Interpreter, InvokeError, LoadError, Model};
 
 /// Why a run failed.
@@ -48,20 +50,17 @@ impl Runner {
             )));
         }
         let mut samples = None;
-        let mut chunks = Vec::new();
+        let mut chunks: Vec<Vec<u8>> = Vec::new();
         for (i, x) in inputs.iter().enumerate() {
             let desc = model
                 .input(i)
                 .ok_or(InvokeError::NoSuchTensor { index: i as u16 })?;
             let want: Vec<usize> = desc.shape.dims().iter().map(|&d| d as usize).collect();
-            let TensorData::Float(data) = &x.data else {
-                return Err(RunError::Data(format!(
-                    "input '{}' holds {} data; the model takes float32",
-                    desc.name, x.dtype
-                )));
-            };
             let n = sample_count(&x.shape, &want).ok_or_else(|| {
-                RunError::Data(format!("input '{}' has shape {:?}; the model takes {want:?} (a leading sample dimension may be added)", desc.name, x.shape))
+                RunError::Data(format!(
+                    "input '{}' has shape {:?}; the model takes {want:?} (a leading sample dimension may be added)",
+                    desc.name, x.shape
+                ))
             })?;
             if *samples.get_or_insert(n) != n {
                 return Err(RunError::Data(format!(
@@ -69,31 +68,30 @@ impl Runner {
                     samples.unwrap_or(0)
                 )));
             }
-            chunks.push((data, want.iter().product::<usize>()));
+            chunks.push(input_bytes(x, &desc)?);
         }
         let samples = samples.unwrap_or(1);
-        let mut outputs: Vec<(Vec<usize>, Vec<f32>)> = (0..model.output_count())
-            .map(|o| {
-                let dims: Vec<usize> = model
-                    .output(o)
-                    .map(|d| d.shape.dims().iter().map(|&v| v as usize).collect())
-                    .unwrap_or_default();
-                (dims, Vec::new())
-            })
+        let out_descs: Vec<TensorDesc<'_>> = (0..model.output_count())
+            .filter_map(|o| model.output(o))
             .collect();
+        let mut outputs: Vec<Vec<u8>> = vec![Vec::new(); out_descs.len()];
         let mut interp = Interpreter::new(&model, &mut self.arena)?;
         for s in 0..samples {
-            for (i, (data, len)) in chunks.iter().enumerate() {
-                interp.set_input::<f32>(i, &data[s * len..(s + 1) * len])?;
+            for (i, bytes) in chunks.iter().enumerate() {
+                let slot = interp.input_bytes_mut(i)?;
+                let len = slot.len();
+                slot.copy_from_slice(&bytes[s * len..(s + 1) * len]);
             }
             interp.invoke()?;
-            for (o, (_, out)) in outputs.iter_mut().enumerate() {
-                out.extend_from_slice(interp.output::<f32>(o)?);
+            for (o, out) in outputs.iter_mut().enumerate() {
+                out.extend_from_slice(interp.output_bytes(o)?);
             }
         }
         Ok(outputs
             .into_iter()
-            .map(|(dims, data)| {
+            .zip(&out_descs)
+            .map(|(bytes, desc)| {
+                let dims: Vec<usize> = desc.shape.dims().iter().map(|&v| v as usize).collect();
                 let shape = if samples == 1 {
                     dims
                 } else {
@@ -101,9 +99,105 @@ impl Runner {
                     stacked.extend_from_slice(dims.get(1..).unwrap_or(&[]));
                     stacked
                 };
-                Tensor::f32(shape, data)
+                tensor_of(desc.dtype, shape, &bytes)
             })
             .collect())
+    }
+}
+
+impl Runner {
+    /// Runs the first sample of `inputs` and returns every operator's output, in execution
+    /// order, named `<index>_<tensor name>` (physical layout, e.g. NHWC).
+    pub fn run_layers(&mut self, inputs: &[Tensor]) -> Result<Vec<(String, Tensor)>, RunError> {
+        let model = Model::load(&self.bytes)?;
+        let tensors: Vec<TensorDesc<'_>> = model.tensors().collect();
+        let mut chunks = Vec::new();
+        for (i, x) in inputs.iter().enumerate() {
+            let desc = model
+                .input(i)
+                .ok_or(InvokeError::NoSuchTensor { index: i as u16 })?;
+            chunks.push(input_bytes(x, &desc)?);
+        }
+        let mut interp = Interpreter::new(&model, &mut self.arena)?;
+        for (i, bytes) in chunks.iter().enumerate() {
+            let slot = interp.input_bytes_mut(i)?;
+            let len = slot.len();
+            slot.copy_from_slice(
+                bytes
+                    .get(..len)
+                    .ok_or_else(|| RunError::Data("input too short".into()))?,
+            );
+        }
+        let mut layers = Vec::new();
+        interp.invoke_observed(|index, op, bytes| {
+            let Some(desc) = tensors.get(op.tensor as usize) else {
+                return;
+            };
+            let shape: Vec<usize> = desc.shape.dims().iter().map(|&d| d as usize).collect();
+            let name = format!("{index:03}_{}", desc.name.replace('/', "_"));
+            layers.push((name, tensor_of(desc.dtype, shape, bytes)));
+        })?;
+        Ok(layers)
+    }
+}
+
+/// A host tensor of the given runtime element type from little-endian bytes.
+fn tensor_of(dtype: DType, shape: Vec<usize>, bytes: &[u8]) -> Tensor {
+    match dtype {
+        DType::I8 => Tensor::int(
+            ElemType::I8,
+            shape,
+            bytes.iter().map(|&b| i64::from(b as i8)).collect(),
+        ),
+        DType::I32 => Tensor::int(
+            ElemType::I32,
+            shape,
+            bytes
+                .chunks_exact(4)
+                .map(|w| i64::from(i32::from_le_bytes([w[0], w[1], w[2], w[3]])))
+                .collect(),
+        ),
+        _ => Tensor::f32(
+            shape,
+            bytes
+                .chunks_exact(4)
+                .map(|w| f32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+                .collect(),
+        ),
+    }
+}
+
+/// The bytes of `x` in the element type of model input `desc`: float data for a float input;
+/// int8 data, or float data quantized with the input's parameters, for an int8 input.
+fn input_bytes(x: &Tensor, desc: &TensorDesc<'_>) -> Result<Vec<u8>, RunError> {
+    match (desc.dtype, &x.data) {
+        (DType::F32, TensorData::Float(v)) => Ok(v.iter().flat_map(|f| f.to_le_bytes()).collect()),
+        (DType::F32, TensorData::Int(_)) => Err(RunError::Data(format!(
+            "input '{}' holds {} data; the model takes float32 (convert it with --input-scale and --input-zero-point)",
+            desc.name, x.dtype
+        ))),
+        (DType::I8, TensorData::Int(v)) => match v.iter().find(|q| !(-128..=127).contains(*q)) {
+            Some(bad) => Err(RunError::Data(format!(
+                "input '{}' holds {bad}, outside int8",
+                desc.name
+            ))),
+            None => Ok(v.iter().map(|&q| q as i8 as u8).collect()),
+        },
+        (DType::I8, TensorData::Float(v)) => {
+            let q = desc.quant.ok_or_else(|| {
+                RunError::Data(format!("int8 input '{}' has no scale", desc.name))
+            })?;
+            Ok(v.iter()
+                .map(|&f| {
+                    ((f / q.scale).round_ties_even() as i64 + i64::from(q.zero_point))
+                        .clamp(-128, 127) as i8 as u8
+                })
+                .collect())
+        }
+        (other, _) => Err(RunError::Data(format!(
+            "input '{}' is {other:?}, which whittle run does not feed",
+            desc.name
+        ))),
     }
 }
 

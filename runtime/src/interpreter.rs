@@ -47,6 +47,26 @@ impl<'r, 'a> Interpreter<'r, 'a> {
         bytemuck::try_cast_slice_mut(bytes).map_err(|_| InvokeError::Internal { op: u16::MAX })
     }
 
+    /// The raw bytes of input `index`, whatever its element type.
+    pub fn input_bytes_mut(&mut self, index: usize) -> Result<&mut [u8], InvokeError> {
+        let desc = self.model.input(index).ok_or(InvokeError::NoSuchTensor {
+            index: saturate(index),
+        })?;
+        let range = desc.buf.offset as usize..desc.buf.end() as usize;
+        self.arena
+            .get_mut(range)
+            .ok_or(InvokeError::Internal { op: u16::MAX })
+    }
+
+    /// The raw bytes of output `index`, whatever its element type.
+    pub fn output_bytes(&self, index: usize) -> Result<&[u8], InvokeError> {
+        let desc = self.model.output(index).ok_or(InvokeError::NoSuchTensor {
+            index: saturate(index),
+        })?;
+        self.tensor_bytes(&desc)
+            .ok_or(InvokeError::Internal { op: u16::MAX })
+    }
+
     /// Copies `data` into input `index`, checking its length.
     pub fn set_input<T: Element>(&mut self, index: usize, data: &[T]) -> Result<(), InvokeError> {
         let slot = self.input_mut::<T>(index)?;

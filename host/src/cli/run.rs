@@ -16,6 +16,10 @@ pub struct Args {
     /// Output file: .npy (single output) or .npz (arrays named after the outputs).
     #[arg(long)]
     output: PathBuf,
+    /// Also write every operator's output for the first sample to this .npz (physical
+    /// layout, arrays named `<index>_<tensor>`), to find where results diverge.
+    #[arg(long, value_name = "FILE")]
+    layers: Option<PathBuf>,
     /// Also print the K highest-scoring classes of each sample (first output).
     #[arg(long, value_name = "K")]
     top: Option<usize>,
@@ -66,6 +70,9 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
             .collect::<anyhow::Result<Vec<_>>>()?
     };
     let outputs = runner.run(&inputs)?;
+    if let Some(path) = &args.layers {
+        data::write_npz(path, &runner.run_layers(&inputs)?)?;
+    }
     let named: Vec<(String, whittle::Tensor)> = output_names.into_iter().zip(outputs).collect();
     data::write_arrays(&args.output, &named)?;
     let shapes: Vec<String> = named

@@ -9,7 +9,7 @@ pub mod shapes;
 pub use parse::{CONSTANT_OPS, RUNTIME_OPS};
 
 use crate::error::{CompileError, Unsupported};
-use crate::ir::{Graph, Node, NodeFate, Op, Value, ValueId};
+use crate::ir::{Graph, Node, NodeFate, Op, Quant, Value, ValueId};
 use crate::onnx::pb;
 use crate::onnx::read::tensor_from_proto;
 use crate::tensor::{ElemType, Tensor};
@@ -341,6 +341,108 @@ fn topological_order(
     Ok(order)
 }
 
+/// Quantization of the constant output of a folded DequantizeLinear.
+fn constant_quant(g: &Graph, node: &Node, axis: i64) -> Option<Quant> {
+    let ints = g.konst(node.input(0)?)?.clone();
+    let scale = g.konst(node.input(1)?)?.to_f32();
+    let zero_point = match node.input(2) {
+        Some(z) => g.konst(z)?.to_i64(),
+        None => vec![0; scale.len()],
+    };
+    let axis = shapes::axis(axis, ints.shape.len().max(1)).ok()?;
+    Some(Quant {
+        scale,
+        zero_point,
+        axis,
+        ints: Some(ints),
+    })
+}
+
+/// Whether the run-time (non-constant) tensors of `node` have element types whittle runs:
+/// float32 everywhere, int8 through Quantize/DequantizeLinear and data movement.
+fn runtime_types(g: &Graph, node: &Node) -> Result<(), String> {
+    let runtime = |ids: &[Option<ValueId>]| -> Vec<ValueId> {
+        ids.iter()
+            .flatten()
+            .copied()
+            .filter(|&i| g.values[i].konst.is_none())
+            .collect()
+    };
+    let inputs = runtime(&node.inputs);
+    let outputs = runtime(&node.outputs.iter().map(|&o| Some(o)).collect::<Vec<_>>());
+    let dtype = |i: ValueId| g.values[i].dtype;
+    let name = |i: ValueId| g.values[i].name.clone();
+    let uint8 = |i: ValueId| {
+        format!(
+            "tensor '{}' is uint8; whittle runs int8 (quantize with an int8 zero point)",
+            name(i)
+        )
+    };
+    let params_constant = || -> Result<(), String> {
+        let scale = node.input(1).and_then(|s| g.konst(s));
+        let zp = node.input(2).map(|z| g.konst(z).is_some()).unwrap_or(true);
+        match scale {
+            Some(s) if zp && s.len() == 1 => Ok(()),
+            Some(_) if zp => Err("per-channel quantization of activations is not supported".into()),
+            _ => Err("scale and zero point must be constants".into()),
+        }
+    };
+    match &node.op {
+        Op::Quantize { .. } => {
+            params_constant()?;
+            match outputs.first().map(|&o| dtype(o)) {
+                Some(ElemType::I8) => Ok(()),
+                Some(ElemType::U8) => Err(uint8(outputs[0])),
+                Some(other) => Err(format!(
+                    "QuantizeLinear to {other} is not supported (int8 only)"
+                )),
+                None => Ok(()),
+            }
+        }
+        Op::Dequantize { .. } => {
+            params_constant()?;
+            match inputs.first().map(|&i| dtype(i)) {
+                Some(ElemType::I8) => Ok(()),
+                Some(ElemType::U8) => Err(uint8(inputs[0])),
+                Some(other) => Err(format!(
+                    "DequantizeLinear of {other} at run time is not supported (int8 only)"
+                )),
+                None => Ok(()),
+            }
+        }
+        op if op.constant_only() => Err(format!(
+            "{} is only supported on constant inputs (it is folded at compile time)",
+            node.op_type
+        )),
+        op => {
+            let moves_data = matches!(
+                op,
+                Op::Reshape { .. }
+                    | Op::Transpose { .. }
+                    | Op::Concat { .. }
+                    | Op::Slice { .. }
+                    | Op::Split { .. }
+                    | Op::Identity
+            );
+            let allowed = |t: ElemType| t == ElemType::F32 || (moves_data && t == ElemType::I8);
+            match inputs.iter().chain(&outputs).find(|&&i| !allowed(dtype(i))) {
+                Some(&bad) => Err(format!(
+                    "tensor '{}' is {} at run time; {} runs on float32{}",
+                    name(bad),
+                    dtype(bad),
+                    node.op_type,
+                    if moves_data {
+                        " or int8"
+                    } else {
+                        " (int8 operators come from QuantizeLinear/DequantizeLinear pairs)"
+                    }
+                )),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
 /// Largest tensor whittle handles, in elements (1 GiB of float32).
 pub const MAX_ELEMENTS: usize = 1 << 28;
 
@@ -422,6 +524,11 @@ fn analyse(g: &mut Graph, unsupported: &mut Vec<Unsupported>) -> Vec<(String, St
                 for (&id, t) in node.outputs.iter().zip(tensors) {
                     g.values[id].konst = Some(t);
                 }
+                if let Op::Dequantize { axis } = node.op {
+                    // Keep the exact integers and parameters of quantized weights and biases.
+                    let out = node.outputs[0];
+                    g.values[out].quant = constant_quant(g, &node, axis);
+                }
                 g.record_fate(&node, NodeFate::Folded);
                 continue;
             }
@@ -431,28 +538,8 @@ fn analyse(g: &mut Graph, unsupported: &mut Vec<Unsupported>) -> Vec<(String, St
             }
             None => {}
         }
-        if node.op.constant_only() {
-            unsupported.push(report(format!(
-                "{} is only supported on constant inputs (it is folded at compile time)",
-                node.op_type
-            )));
-            continue;
-        }
-        let runtime_values = node
-            .inputs
-            .iter()
-            .flatten()
-            .chain(&node.outputs)
-            .filter(|&&i| g.values[i].konst.is_none());
-        if let Some(&bad) = runtime_values
-            .clone()
-            .find(|&&i| g.values[i].dtype != ElemType::F32)
-        {
-            let v = &g.values[bad];
-            unsupported.push(report(format!(
-                "tensor '{}' is {} at run time; only float32 activations are supported",
-                v.name, v.dtype
-            )));
+        if let Err(reason) = runtime_types(g, &node) {
+            unsupported.push(report(reason));
             continue;
         }
         kept.push(node);

@@ -213,9 +213,7 @@ impl Op {
     pub fn constant_only(&self) -> bool {
         matches!(
             self,
-            Op::Dequantize { .. }
-                | Op::Quantize { .. }
-                | Op::Shape { .. }
+            Op::Shape { .. }
                 | Op::Size
                 | Op::Gather { .. }
                 | Op::Cast { .. }

@@ -2,6 +2,7 @@
 //! every node becomes zero or more runtime operators. Buffers are identified by index here
 //! and receive offsets from the memory planner.
 
+mod int8;
 pub mod layout;
 mod ops;
 

@@ -6,8 +6,8 @@ use crate::error::CompileError;
 use crate::ir::{ConvAttrs, Node, Op, PoolAttrs, SliceAttrs};
 use whittle_runtime::DType;
 use whittle_runtime::format::{
-    Activation, Binary, BinaryKind, Conv2d, ConvGeometry, Copy, Dense, GlobalPool, MAX_RANK,
-    MatMul, OpKind, Pad, Pool2d, PoolGeometry, Softmax, Unary,
+    Activation, Binary, BinaryKind, Conv2d, ConvGeometry, Copy, Dense, Dequantize, GlobalPool,
+    MAX_RANK, MatMul, OpKind, Pad, Pool2d, PoolGeometry, Quantize, Softmax, Unary,
 };
 
 fn u32_of(v: usize, l: &Lowerer<'_>) -> Result<u32, CompileError> {
@@ -15,6 +15,9 @@ fn u32_of(v: usize, l: &Lowerer<'_>) -> Result<u32, CompileError> {
 }
 
 pub(super) fn lower_node(l: &mut Lowerer<'_>, node: &Node) -> Result<(), CompileError> {
+    if super::int8::is_int8(l, node) {
+        return super::int8::lower_node(l, node);
+    }
     let out = node.outputs[0];
     let out_shape = l.g.shape(out).to_vec();
     match &node.op {
@@ -187,6 +190,40 @@ pub(super) fn lower_node(l: &mut Lowerer<'_>, node: &Node) -> Result<(), Compile
             });
             finish(l, node, op, y)
         }
+        Op::Quantize { .. } => {
+            let (_, x) = l.input_as_is(node, 0)?;
+            let (_, yq) = super::runtime_type(&l.g.values[out]).map_err(|e| l.fail(e))?;
+            let yq = yq.ok_or_else(|| l.fail("QuantizeLinear output without parameters"))?;
+            if x.dtype == DType::I8 {
+                let y = super::int8::with_params(l, x, yq)?;
+                l.define(out, y);
+                return Ok(());
+            }
+            let y = l.fresh_typed(&out_shape, x.perm.clone(), DType::I8, Some(yq));
+            let op = OpKind::Quantize(Quantize {
+                input: placeholder(x.loc, x.bytes()),
+                output: placeholder(y.loc, y.bytes()),
+                len: u32_of(out_shape.iter().product(), l)?,
+                scale: yq.scale,
+                zero_point: yq.zero_point,
+            });
+            finish(l, node, op, y)
+        }
+        Op::Dequantize { .. } => {
+            let (_, x) = l.input_as_is(node, 0)?;
+            let xq = x
+                .quant
+                .ok_or_else(|| l.fail("DequantizeLinear input without parameters"))?;
+            let y = l.fresh(&out_shape, x.perm.clone());
+            let op = OpKind::Dequantize(Dequantize {
+                input: placeholder(x.loc, x.bytes()),
+                output: placeholder(y.loc, y.bytes()),
+                len: u32_of(out_shape.iter().product(), l)?,
+                scale: xq.scale,
+                zero_point: xq.zero_point,
+            });
+            finish(l, node, op, y)
+        }
         other => Err(l.fail(format!("operator {other:?} cannot be lowered"))),
     }
 }
@@ -214,10 +251,10 @@ fn narrow(
         .iter()
         .position(|&a| a == axis)
         .expect("axis in permutation");
-    let inner = phys[p + 1..].iter().product::<usize>() * 4;
+    let inner = phys[p + 1..].iter().product::<usize>() * x.dtype.size();
     let mut shape = x.shape.clone();
     shape[axis] = len;
-    let y = l.fresh(&shape, x.perm.clone());
+    let y = l.fresh_typed(&shape, x.perm.clone(), x.dtype, x.quant);
     let op = OpKind::Copy(Copy {
         input: placeholder(x.loc, x.bytes()),
         output: placeholder(y.loc, y.bytes()),
@@ -248,33 +285,7 @@ fn conv(l: &mut Lowerer<'_>, node: &Node, a: &ConvAttrs) -> Result<(), CompileEr
     };
     let out_shape = l.g.shape(node.outputs[0]).to_vec();
     let y = l.fresh(&out_shape, channels_last(rank));
-    let (xs, ws) = (&x.shape, &w.shape);
-    let pads = a.pads.as_ref().expect("resolved by inference");
-    let strides = a.strides.as_ref().expect("resolved by inference");
-    let dilations = a.dilations.as_ref().expect("resolved by inference");
-    let two_d = rank == 4;
-    let pick = |v: &[usize], i2: usize, one_d: usize| if two_d { v[i2] } else { one_d };
-    let n_sp = rank - 2;
-    let geom = ConvGeometry {
-        batch: u32_of(xs[0], l)?,
-        in_h: u32_of(pick(xs, 2, 1), l)?,
-        in_w: u32_of(xs[rank - 1], l)?,
-        in_c: u32_of(xs[1], l)?,
-        out_h: u32_of(pick(&out_shape, 2, 1), l)?,
-        out_w: u32_of(out_shape[rank - 1], l)?,
-        out_c: u32_of(ws[0], l)?,
-        kernel_h: u32_of(pick(ws, 2, 1), l)?,
-        kernel_w: u32_of(ws[rank - 1], l)?,
-        stride_h: u32_of(pick(strides, 0, 1), l)?,
-        stride_w: u32_of(strides[n_sp - 1], l)?,
-        dilation_h: u32_of(pick(dilations, 0, 1), l)?,
-        dilation_w: u32_of(dilations[n_sp - 1], l)?,
-        pad_top: u32_of(pick(pads, 0, 0), l)?,
-        pad_left: u32_of(pads[n_sp - 1], l)?,
-        pad_bottom: u32_of(pick(pads, 2, 0), l)?,
-        pad_right: u32_of(pads[2 * n_sp - 1], l)?,
-        groups: u32_of(a.group, l)?,
-    };
+    let geom = conv_geometry(l, a, &x.shape, &w.shape, &out_shape)?;
     let op = OpKind::Conv2d(Conv2d {
         input: placeholder(x.loc, x.bytes()),
         weights: placeholder(w.loc, w.bytes()),
@@ -286,38 +297,53 @@ fn conv(l: &mut Lowerer<'_>, node: &Node, a: &ConvAttrs) -> Result<(), CompileEr
     finish(l, node, op, y)
 }
 
+/// Picks the value of a 2-D parameter, or the 1-D stand-in (a height of 1).
+fn pick(rank: usize, v: &[usize], two_d_index: usize, one_d: usize) -> usize {
+    if rank == 4 { v[two_d_index] } else { one_d }
+}
+
+/// Runtime geometry of a 1-D or 2-D convolution over logical shapes `xs`, `ws`, `out`.
+pub(super) fn conv_geometry(
+    l: &Lowerer<'_>,
+    a: &ConvAttrs,
+    xs: &[usize],
+    ws: &[usize],
+    out: &[usize],
+) -> Result<ConvGeometry, CompileError> {
+    let rank = xs.len();
+    let pads = a.pads.as_ref().expect("resolved by inference");
+    let strides = a.strides.as_ref().expect("resolved by inference");
+    let dilations = a.dilations.as_ref().expect("resolved by inference");
+    let n_sp = rank - 2;
+    Ok(ConvGeometry {
+        batch: u32_of(xs[0], l)?,
+        in_h: u32_of(pick(rank, xs, 2, 1), l)?,
+        in_w: u32_of(xs[rank - 1], l)?,
+        in_c: u32_of(xs[1], l)?,
+        out_h: u32_of(pick(rank, out, 2, 1), l)?,
+        out_w: u32_of(out[rank - 1], l)?,
+        out_c: u32_of(ws[0], l)?,
+        kernel_h: u32_of(pick(rank, ws, 2, 1), l)?,
+        kernel_w: u32_of(ws[rank - 1], l)?,
+        stride_h: u32_of(pick(rank, strides, 0, 1), l)?,
+        stride_w: u32_of(strides[n_sp - 1], l)?,
+        dilation_h: u32_of(pick(rank, dilations, 0, 1), l)?,
+        dilation_w: u32_of(dilations[n_sp - 1], l)?,
+        pad_top: u32_of(pick(rank, pads, 0, 0), l)?,
+        pad_left: u32_of(pads[n_sp - 1], l)?,
+        pad_bottom: u32_of(pick(rank, pads, 2, 0), l)?,
+        pad_right: u32_of(pads[2 * n_sp - 1], l)?,
+        groups: u32_of(a.group, l)?,
+    })
+}
+
 fn pool(l: &mut Lowerer<'_>, node: &Node, a: &PoolAttrs) -> Result<(), CompileError> {
     let x_id = node.input(0).expect("checked");
     let rank = l.g.shape(x_id).len();
     let x = l.get(x_id, &channels_last(rank))?;
     let out_shape = l.g.shape(node.outputs[0]).to_vec();
     let y = l.fresh(&out_shape, channels_last(rank));
-    let xs = &x.shape;
-    let pads = a.pads.as_ref().expect("resolved by inference");
-    let strides = a.strides.as_ref().expect("resolved by inference");
-    let dilations = a.dilations.as_ref().expect("resolved by inference");
-    let k = &a.kernel_shape;
-    let two_d = rank == 4;
-    let pick = |v: &[usize], i2: usize, one_d: usize| if two_d { v[i2] } else { one_d };
-    let n_sp = rank - 2;
-    let geom = PoolGeometry {
-        batch: u32_of(xs[0], l)?,
-        in_h: u32_of(pick(xs, 2, 1), l)?,
-        in_w: u32_of(xs[rank - 1], l)?,
-        channels: u32_of(xs[1], l)?,
-        out_h: u32_of(pick(&out_shape, 2, 1), l)?,
-        out_w: u32_of(out_shape[rank - 1], l)?,
-        kernel_h: u32_of(pick(k, 0, 1), l)?,
-        kernel_w: u32_of(k[n_sp - 1], l)?,
-        stride_h: u32_of(pick(strides, 0, 1), l)?,
-        stride_w: u32_of(strides[n_sp - 1], l)?,
-        dilation_h: u32_of(pick(dilations, 0, 1), l)?,
-        dilation_w: u32_of(dilations[n_sp - 1], l)?,
-        pad_top: u32_of(pick(pads, 0, 0), l)?,
-        pad_left: u32_of(pads[n_sp - 1], l)?,
-        pad_bottom: u32_of(pick(pads, 2, 0), l)?,
-        pad_right: u32_of(pads[2 * n_sp - 1], l)?,
-    };
+    let geom = pool_geometry(l, a, &x.shape, &out_shape)?;
     let op = OpKind::Pool2d(Pool2d {
         kind: a.kind,
         input: placeholder(x.loc, x.bytes()),
@@ -325,6 +351,39 @@ fn pool(l: &mut Lowerer<'_>, node: &Node, a: &PoolAttrs) -> Result<(), CompileEr
         geom,
     });
     finish(l, node, op, y)
+}
+
+/// Runtime geometry of a 1-D or 2-D pooling over logical shapes `xs` and `out`.
+pub(super) fn pool_geometry(
+    l: &Lowerer<'_>,
+    a: &PoolAttrs,
+    xs: &[usize],
+    out: &[usize],
+) -> Result<PoolGeometry, CompileError> {
+    let rank = xs.len();
+    let pads = a.pads.as_ref().expect("resolved by inference");
+    let strides = a.strides.as_ref().expect("resolved by inference");
+    let dilations = a.dilations.as_ref().expect("resolved by inference");
+    let k = &a.kernel_shape;
+    let n_sp = rank - 2;
+    Ok(PoolGeometry {
+        batch: u32_of(xs[0], l)?,
+        in_h: u32_of(pick(rank, xs, 2, 1), l)?,
+        in_w: u32_of(xs[rank - 1], l)?,
+        channels: u32_of(xs[1], l)?,
+        out_h: u32_of(pick(rank, out, 2, 1), l)?,
+        out_w: u32_of(out[rank - 1], l)?,
+        kernel_h: u32_of(pick(rank, k, 0, 1), l)?,
+        kernel_w: u32_of(k[n_sp - 1], l)?,
+        stride_h: u32_of(pick(rank, strides, 0, 1), l)?,
+        stride_w: u32_of(strides[n_sp - 1], l)?,
+        dilation_h: u32_of(pick(rank, dilations, 0, 1), l)?,
+        dilation_w: u32_of(dilations[n_sp - 1], l)?,
+        pad_top: u32_of(pick(rank, pads, 0, 0), l)?,
+        pad_left: u32_of(pads[n_sp - 1], l)?,
+        pad_bottom: u32_of(pick(rank, pads, 2, 0), l)?,
+        pad_right: u32_of(pads[2 * n_sp - 1], l)?,
+    })
 }
 
 fn linear(l: &mut Lowerer<'_>, node: &Node, act: Activation) -> Result<(), CompileError> {
@@ -459,19 +518,27 @@ fn concat(l: &mut Lowerer<'_>, node: &Node, axis: usize) -> Result<(), CompileEr
         .filter(|&&id| l.g.konst(id).is_none())
         .find_map(|id| l.values.get(id).map(|v| v.perm.clone()))
         .unwrap_or_else(|| identity(out_shape.len()));
-    let y = l.fresh(&out_shape, chosen.clone());
+    let (dtype, quant) =
+        super::runtime_type(&l.g.values[node.outputs[0]]).map_err(|e| l.fail(e))?;
+    let y = l.fresh_typed(&out_shape, chosen.clone(), dtype, quant);
     let phys_out = y.physical();
     let p = chosen
         .iter()
         .position(|&a| a == axis)
         .expect("axis in permutation");
-    let inner = phys_out[p + 1..].iter().product::<usize>() * 4;
+    let inner = phys_out[p + 1..].iter().product::<usize>() * dtype.size();
     let blocks = u32_of(phys_out[..p].iter().product(), l)?;
     let name = l.g.values[node.outputs[0]].name.clone();
     let mut offset = 0usize;
     let mut emitted = false;
     for id in ids {
-        let x = l.get(id, &chosen)?;
+        let x = match quant {
+            Some(q) => {
+                let x = super::int8::get_int8(l, id, &chosen)?;
+                super::int8::with_params(l, x, q)?
+            }
+            None => l.get(id, &chosen)?,
+        };
         let block = x.physical()[p] * inner;
         if block > 0 && blocks > 0 {
             let op = OpKind::Copy(Copy {

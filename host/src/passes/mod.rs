@@ -4,6 +4,7 @@
 mod batchnorm;
 mod fuse;
 mod linear;
+pub mod qdq;
 mod simplify;
 
 use crate::ir::Graph;
@@ -15,6 +16,10 @@ pub fn optimize(g: &mut Graph) {
     batchnorm::fold(g);
     linear::merge_bias(g);
     fuse::activations(g);
+    qdq::annotate(g);
+    qdq::sink_dequantize(g);
+    qdq::absorb(g);
+    qdq::propagate_params(g);
     simplify::remove_noops(g);
     simplify::remove_dead(g);
 }
