@@ -50,28 +50,57 @@ fn mlperf_tiny_float_models() {
     }
 }
 
-const INT8_MODELS: [&str; 4] = ["kws_ref_model", "pretrainedResnet_quant", "vww_96_int8", "ad01_int8"];
+const INT8_MODELS: [&str; 4] = [
+    "kws_ref_model",
+    "pretrainedResnet_quant",
+    "vww_96_int8",
+    "ad01_int8",
+];
 
 /// Pre-quantized (QDQ) models: integer operators only, outputs within 1 LSB of TFLite's
 /// (whittle's requantization is TFLite's single-rounding arithmetic, so in practice 0).
 #[test]
 fn mlperf_tiny_int8_models_match_tflite() {
     let Some(data) = shared_data() else {
-        println!("SKIPPED: reference models not found (set WHITTLE_SHARED_DATA to the data directory)");
+        println!(
+            "SKIPPED: reference models not found (set WHITTLE_SHARED_DATA to the data directory)"
+        );
         return;
     };
     for name in INT8_MODELS {
-        let compiled = whittle::compile_path(&data.join(format!("models/{name}.onnx")), &CompileOptions::default())
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let floats: Vec<&str> = compiled.program.ops.iter().map(|o| o.kind.name()).filter(|n| !n.ends_with("I8") && *n != "Copy" && *n != "Transpose").collect();
+        let compiled = whittle::compile_path(
+            &data.join(format!("models/{name}.onnx")),
+            &CompileOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let floats: Vec<&str> = compiled
+            .program
+            .ops
+            .iter()
+            .map(|o| o.kind.name())
+            .filter(|n| !n.ends_with("I8") && *n != "Copy" && *n != "Transpose")
+            .collect();
         assert!(floats.is_empty(), "{name} runs float operators: {floats:?}");
         let set = data.join(format!("testdata/{name}/test_data_set_0"));
-        let (input, expected) = (npy(&set.join("input_0.npy")), npy(&set.join("output_0.npy")));
-        let output = Runner::new(&compiled.artifact).expect("load").run(&[input]).expect("run");
-        let worst = compare(&output[0], &expected, 1.0, 0.0).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (input, expected) = (
+            npy(&set.join("input_0.npy")),
+            npy(&set.join("output_0.npy")),
+        );
+        let output = Runner::new(&compiled.artifact)
+            .expect("load")
+            .run(&[input])
+            .expect("run");
+        let worst =
+            compare(&output[0], &expected, 1.0, 0.0).unwrap_or_else(|e| panic!("{name}: {e}"));
         let (arena, bound) = (compiled.plan.arena_bytes, compiled.plan.lower_bound_bytes);
-        println!("{name}: max |diff| {worst} LSB, arena {arena} B, lower bound {bound} B, artifact {} B", compiled.artifact.len());
-        assert!(arena as f64 <= 1.05 * bound as f64, "{name}: arena {arena} > 1.05 x {bound}");
+        println!(
+            "{name}: max |diff| {worst} LSB, arena {arena} B, lower bound {bound} B, artifact {} B",
+            compiled.artifact.len()
+        );
+        assert!(
+            arena as f64 <= 1.05 * bound as f64,
+            "{name}: arena {arena} > 1.05 x {bound}"
+        );
     }
 }
 
@@ -79,14 +108,30 @@ fn mlperf_tiny_int8_models_match_tflite() {
 #[test]
 fn int8_kws_top1_on_the_development_set() {
     let Some(data) = shared_data() else {
-        println!("SKIPPED: reference data not found (set WHITTLE_SHARED_DATA to the data directory)");
+        println!(
+            "SKIPPED: reference data not found (set WHITTLE_SHARED_DATA to the data directory)"
+        );
         return;
     };
-    let compiled = whittle::compile_path(&data.join("models/kws_ref_model.onnx"), &CompileOptions::default()).expect("compile");
+    let compiled = whittle::compile_path(
+        &data.join("models/kws_ref_model.onnx"),
+        &CompileOptions::default(),
+    )
+    .expect("compile");
     let arrays = whittle::data::read_npz(&data.join("kws_dev.npz")).expect("kws_dev.npz");
-    let get = |key: &str| arrays.iter().find(|(n, _)| n == key).map(|(_, t)| t.clone()).expect(key);
+    let get = |key: &str| {
+        arrays
+            .iter()
+            .find(|(n, _)| n == key)
+            .map(|(_, t)| t.clone())
+            .expect(key)
+    };
     let (x, y) = (get("x"), get("y").to_i64());
-    let scores = Runner::new(&compiled.artifact).expect("load").run(&[x]).expect("run")[0].to_f32();
+    let scores = Runner::new(&compiled.artifact)
+        .expect("load")
+        .run(&[x])
+        .expect("run")[0]
+        .to_f32();
     let correct = scores.chunks(12).zip(&y).filter(|(s, label)| {
         let best = (0..12).max_by(|&a, &b| s[a].total_cmp(&s[b])).unwrap_or(0);
         best as i64 == **label

@@ -16,6 +16,8 @@ pub struct CompileOptions {
     pub import: ImportOptions,
     /// Target profile.
     pub target: Target,
+    /// Post-training int8 quantization, when asked for.
+    pub quantize: Option<crate::quantize::QuantizeOptions>,
 }
 
 impl Default for CompileOptions {
@@ -23,6 +25,7 @@ impl Default for CompileOptions {
         CompileOptions {
             import: ImportOptions::default(),
             target: Target::resolve("generic").expect("built-in target"),
+            quantize: None,
         }
     }
 }
@@ -38,6 +41,22 @@ pub struct Compiled {
     pub program: Program,
     /// The memory plan.
     pub plan: MemoryPlan,
+    /// Nodes of a quantized model that still run in float32, and why.
+    pub float_nodes: Vec<Unsupported>,
+}
+
+/// Names of the graph inputs a model takes at run time (initializers excluded).
+pub fn input_names(model: &pb::ModelProto) -> Vec<String> {
+    let Some(g) = model.graph.as_ref() else {
+        return Vec::new();
+    };
+    let inits: std::collections::HashSet<&str> =
+        g.initializer.iter().map(|i| i.name.as_str()).collect();
+    g.input
+        .iter()
+        .map(|i| i.name.clone())
+        .filter(|n| !inits.contains(n.as_str()))
+        .collect()
 }
 
 /// Reads an ONNX file.
@@ -113,12 +132,32 @@ pub fn compile(
             reason: "inputs could not be analysed".into(),
         });
     }
+    let mut graph = graph;
+    let float_nodes = match &opts.quantize {
+        Some(q) => {
+            let calibration =
+                crate::quantize::calibrate(&graph, &q.calibration, q.method, q.samples)?;
+            let float = graph.clone();
+            let left_in_float = crate::quantize::quantize_graph(&mut graph, &calibration, q)?;
+            if q.bias_correction {
+                crate::quantize::correct_biases(
+                    &float,
+                    &mut graph,
+                    &q.calibration,
+                    calibration.samples,
+                )?;
+            }
+            left_in_float
+        }
+        None => Vec::new(),
+    };
     let (program, plan, artifact) = build(&graph, &opts.target)?;
     Ok(Compiled {
         artifact,
         graph,
         program,
         plan,
+        float_nodes,
     })
 }
 

@@ -325,3 +325,76 @@ mod tests {
         assert!(parse_npy(&bytes, "big").is_err());
     }
 }
+
+/// Picks the arrays that feed a model's inputs: the one named `key` (single input), arrays
+/// named after the inputs, or else for a single input `x` or the first array that is not a
+/// label (`y`, `labels`, `segment`).
+pub fn pick_inputs(
+    arrays: &[(String, Tensor)],
+    input_names: &[String],
+    key: Option<&str>,
+) -> Result<Vec<Tensor>, String> {
+    let names: Vec<&str> = arrays.iter().map(|(n, _)| n.as_str()).collect();
+    let find = |name: &str| {
+        arrays
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.clone())
+    };
+    if let Some(key) = key {
+        if input_names.len() != 1 {
+            return Err(format!(
+                "a data key picks one array, the model has {} inputs",
+                input_names.len()
+            ));
+        }
+        return find(key)
+            .map(|t| vec![t])
+            .ok_or_else(|| format!("no array '{key}' in the data (found {names:?})"));
+    }
+    if let Some(all) = input_names
+        .iter()
+        .map(|n| find(n))
+        .collect::<Option<Vec<_>>>()
+    {
+        return Ok(all);
+    }
+    if input_names.len() == 1 {
+        let labels = ["y", "labels", "label", "segment"];
+        if let Some(t) = find("x").or_else(|| {
+            arrays
+                .iter()
+                .find(|(n, _)| !labels.contains(&n.as_str()))
+                .map(|(_, t)| t.clone())
+        }) {
+            return Ok(vec![t]);
+        }
+    }
+    Err(format!(
+        "cannot tell which arrays feed inputs {input_names:?} (found {names:?}); name them after the inputs or give a key"
+    ))
+}
+
+/// Integer data converted to the float values a model takes, `(q - zero_point) * scale`,
+/// when a scale is given; other data unchanged.
+pub fn scale_data(
+    t: &Tensor,
+    scale: Option<f32>,
+    zero_point: Option<i64>,
+) -> Result<Tensor, String> {
+    match (&t.data, scale) {
+        (_, None) if zero_point.is_some() => Err("--input-zero-point needs --input-scale".into()),
+        (_, None) => Ok(t.clone()),
+        (TensorData::Float(_), Some(_)) => Err(format!(
+            "--input-scale converts integer data; this array is {}",
+            t.dtype
+        )),
+        (TensorData::Int(v), Some(s)) => {
+            let z = zero_point.unwrap_or(0);
+            Ok(Tensor::f32(
+                t.shape.clone(),
+                v.iter().map(|&q| (q - z) as f32 * s).collect(),
+            ))
+        }
+    }
+}

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod artifact;
+pub mod compare;
 pub mod compile;
 pub mod data;
 pub mod error;
@@ -14,9 +15,12 @@ pub mod import;
 pub mod inspect;
 pub mod ir;
 pub mod lower;
+pub mod metrics;
 pub mod onnx;
 pub mod passes;
 pub mod plan;
+pub mod progress;
+pub mod quantize;
 pub mod reference;
 pub mod run;
 pub mod targets;

@@ -105,10 +105,40 @@ impl Runner {
     }
 }
 
+/// One operator's output from [`Runner::run_layers`].
+#[derive(Debug, Clone)]
+pub struct Layer {
+    /// Execution index.
+    pub index: usize,
+    /// Name of the output tensor.
+    pub name: String,
+    /// Operator name.
+    pub op: &'static str,
+    /// The output, in its stored element type and physical layout (e.g. NHWC).
+    pub tensor: Tensor,
+    /// Quantization of an int8 output.
+    pub quant: Option<whittle_runtime::format::TensorQuant>,
+}
+
+impl Layer {
+    /// The output as real values (int8 dequantized).
+    pub fn real(&self) -> Vec<f32> {
+        match self.quant {
+            Some(q) => self
+                .tensor
+                .to_i64()
+                .iter()
+                .map(|&v| (v as i32 - q.zero_point) as f32 * q.scale)
+                .collect(),
+            None => self.tensor.to_f32(),
+        }
+    }
+}
+
 impl Runner {
-    /// Runs the first sample of `inputs` and returns every operator's output, in execution
-    /// order, named `<index>_<tensor name>` (physical layout, e.g. NHWC).
-    pub fn run_layers(&mut self, inputs: &[Tensor]) -> Result<Vec<(String, Tensor)>, RunError> {
+    /// Runs the first sample of `inputs` and returns every operator's output in execution
+    /// order.
+    pub fn run_layers(&mut self, inputs: &[Tensor]) -> Result<Vec<Layer>, RunError> {
         let model = Model::load(&self.bytes)?;
         let tensors: Vec<TensorDesc<'_>> = model.tensors().collect();
         let mut chunks = Vec::new();
@@ -134,8 +164,14 @@ impl Runner {
                 return;
             };
             let shape: Vec<usize> = desc.shape.dims().iter().map(|&d| d as usize).collect();
-            let name = format!("{index:03}_{}", desc.name.replace('/', "_"));
-            layers.push((name, tensor_of(desc.dtype, shape, bytes)));
+            let tensor = tensor_of(desc.dtype, shape, bytes);
+            layers.push(Layer {
+                index,
+                name: desc.name.to_string(),
+                op: op.kind.name(),
+                tensor,
+                quant: desc.quant,
+            });
         })?;
         Ok(layers)
     }

@@ -1,8 +1,9 @@
-//! `whittle compile`: ONNX -> .wtl.
+//! `whittle compile`: ONNX -> .wtl, in float or quantized to int8.
 
-use super::{ModelArgs, bytes};
-use anyhow::Context;
+use super::{DataScaling, ModelArgs, bytes};
+use anyhow::{Context, bail};
 use std::path::PathBuf;
+use whittle::quantize::{Method, QuantizeOptions};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -11,11 +12,83 @@ pub struct Args {
     /// Output artifact.
     #[arg(short, long)]
     output: PathBuf,
+    /// Quantize after training: `int8`.
+    #[arg(long, value_name = "SCHEME")]
+    quantize: Option<String>,
+    /// Calibration samples (.npz/.npy; leading dimension = samples).
+    #[arg(long, value_name = "FILE")]
+    calib: Option<PathBuf>,
+    /// Array of the calibration file to use (default: `x`, or the one named after the input).
+    #[arg(long, value_name = "KEY")]
+    calib_key: Option<String>,
+    /// How activation ranges are chosen: minmax, avg-minmax, percentile[:P], mse, entropy.
+    #[arg(long, value_name = "METHOD", default_value = "mse")]
+    calib_method: String,
+    /// Use at most N calibration samples.
+    #[arg(long, value_name = "N")]
+    calib_samples: Option<usize>,
+    /// Correct layer biases by the mean error quantization introduces (on the calibration data).
+    #[arg(long)]
+    bias_correction: bool,
+    /// Model inputs and outputs: float (quantized at the boundary) or raw int8.
+    #[arg(long, value_name = "float|int8", default_value = "float")]
+    io: String,
+    /// Fail if any operator would run in float.
+    #[arg(long)]
+    require_integer: bool,
+    #[command(flatten)]
+    scaling: DataScaling,
+}
+
+fn quantize_options(
+    args: &Args,
+    input_names: &[String],
+) -> anyhow::Result<Option<QuantizeOptions>> {
+    match args.quantize.as_deref() {
+        None => {
+            if args.calib.is_some() || args.bias_correction {
+                bail!("--calib and --bias-correction need --quantize int8");
+            }
+            Ok(None)
+        }
+        Some("int8") => {
+            let path = args
+                .calib
+                .as_ref()
+                .context("--quantize int8 needs calibration data: --calib FILE.npz")?;
+            let arrays = whittle::data::read_arrays(path)?;
+            let picked =
+                whittle::data::pick_inputs(&arrays, input_names, args.calib_key.as_deref())
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            let calibration = picked
+                .iter()
+                .map(|t| args.scaling.apply(t))
+                .collect::<anyhow::Result<Vec<_>>>()
+                .with_context(|| format!("calibration data {}", path.display()))?;
+            let int8_io = match args.io.as_str() {
+                "float" => false,
+                "int8" => true,
+                other => bail!("--io takes float or int8, not '{other}'"),
+            };
+            Ok(Some(QuantizeOptions {
+                calibration,
+                method: Method::parse(&args.calib_method).map_err(anyhow::Error::msg)?,
+                samples: args.calib_samples,
+                bias_correction: args.bias_correction,
+                int8_io,
+                require_integer: args.require_integer,
+            }))
+        }
+        Some(other) => bail!("--quantize takes int8, not '{other}'"),
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<bool> {
-    let opts = args.model.options()?;
-    let compiled = whittle::compile_path(&args.model.model, &opts)?;
+    let mut opts = args.model.options()?;
+    let model = whittle::compile::load_onnx(&args.model.model)?;
+    let input_names = whittle::compile::input_names(&model);
+    opts.quantize = quantize_options(&args, &input_names)?;
+    let compiled = whittle::compile(&model, args.model.model.parent(), &opts)?;
     whittle::artifact::write_atomically(&args.output, &compiled.artifact)
         .with_context(|| format!("writing {}", args.output.display()))?;
     let plan = &compiled.plan;
@@ -30,5 +103,8 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         bytes(plan.lower_bound_bytes),
         opts.target.name
     );
+    for node in &compiled.float_nodes {
+        out!("  float: {node}");
+    }
     Ok(true)
 }

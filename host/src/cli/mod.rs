@@ -8,7 +8,9 @@ macro_rules! out {
 }
 
 mod check;
+mod compare;
 mod compile;
+mod eval;
 mod inspect;
 mod run;
 mod targets;
@@ -28,8 +30,12 @@ struct Cli {
 enum Command {
     /// List which nodes of an ONNX model compile, and why the others do not.
     Check(check::Args),
+    /// Compare an artifact with its source model: agreement, KL divergence, per-layer SQNR.
+    Compare(compare::Args),
     /// Compile an ONNX model into a .wtl artifact.
     Compile(compile::Args),
+    /// Accuracy of an artifact on labelled data: top-1, top-5, per class.
+    Eval(eval::Args),
     /// Show what an artifact holds: ops, tensors, sizes, memory plan.
     Inspect(inspect::Args),
     /// Run an artifact on input data (.npy/.npz) through the runtime.
@@ -47,7 +53,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(a) => check::run(a),
+        Command::Compare(a) => compare::run(a),
         Command::Compile(a) => compile::run(a),
+        Command::Eval(a) => eval::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Run(a) => run::run(a),
         Command::Targets(a) => targets::run(a),
@@ -123,6 +131,45 @@ impl ModelArgs {
             input_shapes: self.input_shapes.clone(),
             frozen_inputs: Vec::new(),
         };
-        Ok(whittle::CompileOptions { import, target })
+        Ok(whittle::CompileOptions {
+            import,
+            target,
+            quantize: None,
+        })
+    }
+}
+
+/// The arrays of a data file that feed the model's inputs, converted as the flags say.
+pub fn model_inputs(
+    runner: &whittle::run::Runner,
+    arrays: &[(String, whittle::Tensor)],
+    key: Option<&str>,
+    scaling: &DataScaling,
+) -> anyhow::Result<Vec<whittle::Tensor>> {
+    let model = runner.model();
+    let names: Vec<String> = (0..model.input_count())
+        .filter_map(|i| model.input(i))
+        .map(|d| d.name.to_string())
+        .collect();
+    let picked = whittle::data::pick_inputs(arrays, &names, key).map_err(anyhow::Error::msg)?;
+    picked.iter().map(|t| scaling.apply(t)).collect()
+}
+
+/// Conversion of integer data files to a float model's input values.
+#[derive(clap::Args)]
+pub struct DataScaling {
+    /// Scale of integer input data: the model receives `(q - zero_point) * scale`.
+    #[arg(long, value_name = "S")]
+    pub input_scale: Option<f32>,
+    /// Zero point of integer input data (with --input-scale).
+    #[arg(long, value_name = "Z", allow_hyphen_values = true)]
+    pub input_zero_point: Option<i64>,
+}
+
+impl DataScaling {
+    /// Converts `t` as the flags say.
+    pub fn apply(&self, t: &whittle::Tensor) -> anyhow::Result<whittle::Tensor> {
+        whittle::data::scale_data(t, self.input_scale, self.input_zero_point)
+            .map_err(anyhow::Error::msg)
     }
 }

@@ -71,7 +71,17 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     };
     let outputs = runner.run(&inputs)?;
     if let Some(path) = &args.layers {
-        data::write_npz(path, &runner.run_layers(&inputs)?)?;
+        let layers = runner.run_layers(&inputs)?;
+        let named: Vec<(String, whittle::Tensor)> = layers
+            .into_iter()
+            .map(|l| {
+                (
+                    format!("{:03}_{}", l.index, l.name.replace('/', "_")),
+                    l.tensor,
+                )
+            })
+            .collect();
+        data::write_npz(path, &named)?;
     }
     let named: Vec<(String, whittle::Tensor)> = output_names.into_iter().zip(outputs).collect();
     data::write_arrays(&args.output, &named)?;

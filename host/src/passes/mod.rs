@@ -24,6 +24,12 @@ pub fn optimize(g: &mut Graph) {
     simplify::remove_dead(g);
 }
 
+/// Removes what the rewrites left without readers.
+pub fn cleanup(g: &mut Graph) {
+    simplify::remove_noops(g);
+    simplify::remove_dead(g);
+}
+
 /// Replaces every read of `from` (by nodes and graph outputs) with `to`.
 fn redirect(g: &mut Graph, from: usize, to: usize) {
     for node in &mut g.nodes {

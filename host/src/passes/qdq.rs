@@ -141,7 +141,12 @@ pub fn sink_dequantize(g: &mut Graph) {
 /// Whether `op` has an int8 kernel.
 fn runs_in_int8(op: &Op) -> bool {
     match op {
-        Op::Conv(_) | Op::Linear { .. } | Op::Pool(_) | Op::GlobalPool(_) | Op::Unary(_) => true,
+        Op::Conv(_)
+        | Op::Linear { .. }
+        | Op::Pool(_)
+        | Op::GlobalPool(_)
+        | Op::Unary(_)
+        | Op::Concat { .. } => true,
         Op::Binary { kind, .. } => {
             matches!(kind, BinaryKind::Add | BinaryKind::Sub | BinaryKind::Mul)
         }

@@ -1,0 +1,33 @@
+//! Post-training int8 quantization: calibrate activation ranges on the user's samples with
+//! the float model (run by whittle-runtime), quantize weights per channel, and rewrite the
+//! graph into QuantizeLinear/DequantizeLinear form, which the same passes as for pre-quantized
+//! models turn into int8 operators.
+
+mod bias;
+mod calibrate;
+mod insert;
+pub mod ranges;
+
+pub use bias::correct_biases;
+pub use calibrate::{Calibration, calibrate};
+pub use insert::quantize_graph;
+pub use ranges::{Method, TensorStats};
+
+use crate::tensor::Tensor;
+
+/// Options of post-training quantization.
+#[derive(Debug, Clone)]
+pub struct QuantizeOptions {
+    /// Calibration inputs, one tensor per model input (float32, leading dimension = samples).
+    pub calibration: Vec<Tensor>,
+    /// How activation ranges are chosen.
+    pub method: Method,
+    /// Use at most this many calibration samples.
+    pub samples: Option<usize>,
+    /// Correct each layer's bias by the mean error the quantization introduces.
+    pub bias_correction: bool,
+    /// Keep the model's inputs and outputs int8 (else float, converted at the boundary).
+    pub int8_io: bool,
+    /// Fail instead of running any operator in float.
+    pub require_integer: bool,
+}
