@@ -30,6 +30,12 @@ pub struct IoSummary {
     pub dtype: String,
     /// Shape.
     pub shape: Vec<u32>,
+    /// Scale of an int8 tensor (`real = scale * (q - zero_point)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<f32>,
+    /// Zero point of an int8 tensor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zero_point: Option<i32>,
 }
 
 /// The summary `inspect` prints.
@@ -61,24 +67,29 @@ pub struct Summary {
     pub macs: u64,
 }
 
+fn conv_macs(g: &whittle_runtime::format::ConvGeometry) -> u64 {
+    [
+        g.batch,
+        g.out_h,
+        g.out_w,
+        g.out_c,
+        g.kernel_h,
+        g.kernel_w,
+        g.in_c / g.groups.max(1),
+    ]
+    .iter()
+    .map(|&v| u64::from(v))
+    .product()
+}
+
 fn macs(kind: &OpKind) -> u64 {
     match kind {
-        OpKind::Conv2d(op) => {
-            let g = &op.geom;
-            [
-                g.batch,
-                g.out_h,
-                g.out_w,
-                g.out_c,
-                g.kernel_h,
-                g.kernel_w,
-                g.in_c / g.groups.max(1),
-            ]
-            .iter()
-            .map(|&v| u64::from(v))
-            .product()
-        }
+        OpKind::Conv2d(op) => conv_macs(&op.geom),
+        OpKind::Conv2dI8(op) => conv_macs(&op.geom),
         OpKind::Dense(op) => {
+            u64::from(op.rows) * u64::from(op.in_features) * u64::from(op.out_features)
+        }
+        OpKind::DenseI8(op) => {
             u64::from(op.rows) * u64::from(op.in_features) * u64::from(op.out_features)
         }
         OpKind::MatMul(op) => {
@@ -100,6 +111,8 @@ impl Summary {
                 name: d.name.to_string(),
                 dtype: format!("{:?}", d.dtype).to_lowercase(),
                 shape: d.shape.dims().to_vec(),
+                scale: d.quant.map(|q| q.scale),
+                zero_point: d.quant.map(|q| q.zero_point),
             })
         };
         let op_details: Vec<OpSummary> = model

@@ -1,7 +1,6 @@
 //! Operator dispatch: resolves an operator's buffers in the arena and the weight blob and
 //! calls its kernel.
 
-use crate::DType;
 use crate::arena::{self, Inputs, Unresolved};
 use crate::format::{OpKind, PoolKind, Requant};
 use crate::kernels::{self, conv::QuantOut, dense::DenseShape};
@@ -94,20 +93,24 @@ pub(crate) fn run(
                 cast_mut(out)?,
             )?
         }
-        OpKind::Transpose(op) => match op.dtype {
-            DType::I8 => kernels::transpose::transpose::<u8>(
-                &op.in_shape,
-                &op.perm,
-                inputs.typed(op.input)?,
-                out,
-            )?,
-            DType::F32 | DType::I32 => kernels::transpose::transpose::<u32>(
-                &op.in_shape,
-                &op.perm,
-                inputs.typed(op.input)?,
-                cast_mut(out)?,
-            )?,
-        },
+        OpKind::Transpose(op) => {
+            let (shape, perm, input) = (&op.in_shape, &op.perm, op.input);
+            match op.dtype.size() {
+                1 => kernels::transpose::transpose::<u8>(shape, perm, inputs.typed(input)?, out)?,
+                2 => kernels::transpose::transpose::<u16>(
+                    shape,
+                    perm,
+                    inputs.typed(input)?,
+                    cast_mut(out)?,
+                )?,
+                _ => kernels::transpose::transpose::<u32>(
+                    shape,
+                    perm,
+                    inputs.typed(input)?,
+                    cast_mut(out)?,
+                )?,
+            }
+        }
         OpKind::Copy(op) => {
             let plan = kernels::copy::BlockCopy {
                 blocks: op.blocks,
@@ -119,24 +122,35 @@ pub(crate) fn run(
             };
             kernels::copy::copy_blocks(&plan, inputs.typed(op.input)?, out)?
         }
-        OpKind::Pad(op) => match op.dtype {
-            DType::I8 => kernels::pad::pad::<u8>(
-                &op.in_shape,
-                &op.out_shape,
-                &op.begin,
-                op.value_bits as u8,
-                inputs.typed(op.input)?,
-                out,
-            )?,
-            DType::F32 | DType::I32 => kernels::pad::pad::<u32>(
-                &op.in_shape,
-                &op.out_shape,
-                &op.begin,
-                op.value_bits,
-                inputs.typed(op.input)?,
-                cast_mut(out)?,
-            )?,
-        },
+        OpKind::Pad(op) => {
+            let (from, to, begin, bits) = (&op.in_shape, &op.out_shape, &op.begin, op.value_bits);
+            match op.dtype.size() {
+                1 => kernels::pad::pad::<u8>(
+                    from,
+                    to,
+                    begin,
+                    bits as u8,
+                    inputs.typed(op.input)?,
+                    out,
+                )?,
+                2 => kernels::pad::pad::<u16>(
+                    from,
+                    to,
+                    begin,
+                    bits as u16,
+                    inputs.typed(op.input)?,
+                    cast_mut(out)?,
+                )?,
+                _ => kernels::pad::pad::<u32>(
+                    from,
+                    to,
+                    begin,
+                    bits,
+                    inputs.typed(op.input)?,
+                    cast_mut(out)?,
+                )?,
+            }
+        }
         OpKind::Conv2dI8(op) => {
             let q = quant_out(
                 &inputs,

@@ -10,6 +10,8 @@ pub enum DType {
     F32,
     /// Signed 8-bit integer.
     I8,
+    /// Signed 16-bit integer (also the storage of 16-bit tables).
+    I16,
     /// Signed 32-bit integer.
     I32,
 }
@@ -20,6 +22,7 @@ impl DType {
         match self {
             DType::F32 | DType::I32 => 4,
             DType::I8 => 1,
+            DType::I16 => 2,
         }
     }
 }
@@ -36,6 +39,9 @@ impl Element for f32 {
 impl Element for i8 {
     const DTYPE: DType = DType::I8;
 }
+impl Element for i16 {
+    const DTYPE: DType = DType::I16;
+}
 impl Element for i32 {
     const DTYPE: DType = DType::I32;
 }
@@ -44,5 +50,6 @@ mod private {
     pub trait Sealed {}
     impl Sealed for f32 {}
     impl Sealed for i8 {}
+    impl Sealed for i16 {}
     impl Sealed for i32 {}
 }

@@ -51,7 +51,16 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     );
     for (label, list) in [("input ", &s.inputs), ("output", &s.outputs)] {
         for io in list {
-            out!("  {label}       {} {} {:?}", io.name, io.dtype, io.shape);
+            let quant = match (io.scale, io.zero_point) {
+                (Some(s), Some(z)) => format!("  scale {s} zero point {z}"),
+                _ => String::new(),
+            };
+            out!(
+                "  {label}       {} {} {:?}{quant}",
+                io.name,
+                io.dtype,
+                io.shape
+            );
         }
     }
     out!("");

@@ -510,10 +510,19 @@ fn softmax(l: &mut Lowerer<'_>, node: &Node, axis: usize) -> Result<(), CompileE
         .iter()
         .position(|&a| a == axis)
         .expect("axis in permutation");
-    let table: Vec<i32> = (0..256)
-        .map(|d| (f64::exp(-f64::from(d) * f64::from(xq.scale)) * 65536.0).round() as i32)
+    // exp(-d * scale) in Q16 for d = 1..=255, without its trailing zeros (d = 0 is implicit).
+    let mut table: Vec<u16> = (1..256)
+        .map(|d| {
+            (f64::exp(-f64::from(d) * f64::from(xq.scale)) * 65536.0)
+                .round()
+                .min(65535.0) as u16
+        })
         .collect();
-    let table_loc = l.add_weight(i32_bytes(&table));
+    while table.last() == Some(&0) {
+        table.pop();
+    }
+    let table_bytes = table.len() * 2;
+    let table_loc = l.add_weight(table.iter().flat_map(|v| v.to_le_bytes()).collect());
     let fixed = TensorQuant {
         scale: 1.0 / 256.0,
         zero_point: -128,
@@ -526,7 +535,7 @@ fn softmax(l: &mut Lowerer<'_>, node: &Node, axis: usize) -> Result<(), CompileE
         outer: u32_of(phys[..p].iter().product(), l)?,
         axis: u32_of(phys[p], l)?,
         inner: u32_of(phys[p + 1..].iter().product(), l)?,
-        table: placeholder(table_loc, 256 * 4),
+        table: placeholder(table_loc, table_bytes),
     });
     let yq = params(l, out)?;
     finish(l, node, op, y, yq)

@@ -258,6 +258,7 @@ fn int8_boundary(g: &mut Graph) {
         {
             let q = g.nodes.remove(n);
             g.inputs[k] = q.outputs[0];
+            g.values[q.outputs[0]].name = g.values[v].name.trim_end_matches(".float").to_string();
             g.record_fate(&q, NodeFate::Removed("the input is int8"));
         }
     }
@@ -269,6 +270,7 @@ fn int8_boundary(g: &mut Graph) {
             && let Some(q) = g.nodes[p].input(0)
         {
             g.outputs[k] = q;
+            g.values[q].name = g.values[v].name.clone();
         }
     }
 }

@@ -154,8 +154,9 @@ pub struct GlobalPoolI8 {
 }
 
 /// int8 softmax over the middle axis of `[outer][axis][inner]`, output scale 1/256 and zero
-/// point -128. `table[d]` (u32, 256 entries) is `exp(-d * input_scale)` in Q16, built by the
-/// compiler for the input's scale.
+/// point -128. `table[d - 1]` (u16) is `exp(-d * input_scale)` in Q16 for `d` in `1..=n`
+/// (`n <= 255`), built by the compiler for the input's scale; `d = 0` is 65536 and `d > n`
+/// is 0 (the compiler drops the trailing zeros).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SoftmaxI8 {
     /// Input.
@@ -168,7 +169,7 @@ pub struct SoftmaxI8 {
     pub axis: u32,
     /// Product of the dimensions after the axis.
     pub inner: u32,
-    /// Exponential table, `[256]` u32.
+    /// Exponential table, `[n]` u16.
     pub table: Buf,
 }
 

@@ -142,7 +142,9 @@ pub(super) fn softmax(op: &SoftmaxI8, s: &Spaces) -> Check {
     let len = product(&[op.outer, op.axis, op.inner]);
     s.buf(op.input, DType::I8, len)?;
     s.out(op.output, DType::I8, len)?;
-    s.buf(op.table, DType::I32, Some(256))?;
+    let entries = u64::from(op.table.bytes) / 2;
+    ensure(entries <= 255, OpFault::BadParameter)?;
+    s.buf(op.table, DType::I16, Some(entries))?;
     disjoint(op.input, op.output)?;
     disjoint(op.table, op.output)
 }

@@ -37,7 +37,14 @@ pub fn softmax_f32(axis: usize, inner: usize, log: bool, input: &[f32], output: 
 }
 
 /// Lengths were checked by the caller. Sums are 64-bit: no axis length can overflow them.
-pub fn softmax_i8(axis: usize, inner: usize, table: &[u32; 256], input: &[i8], output: &mut [i8]) {
+pub fn softmax_i8(axis: usize, inner: usize, table: &[u16], input: &[i8], output: &mut [i8]) {
+    let exp = |d: usize| {
+        if d == 0 {
+            65536
+        } else {
+            table.get(d - 1).map_or(0, |&v| u64::from(v))
+        }
+    };
     let block = axis * inner;
     if block == 0 {
         return;
@@ -51,7 +58,7 @@ pub fn softmax_i8(axis: usize, inner: usize, table: &[u32; 256], input: &[i8], o
                 .map(|a| i32::from(x[a * inner + i]))
                 .max()
                 .unwrap_or(0);
-            let e = |a: usize| u64::from(table[(max - i32::from(x[a * inner + i])) as usize]);
+            let e = |a: usize| exp((max - i32::from(x[a * inner + i])) as usize);
             let sum = (0..axis).map(e).sum::<u64>().max(1);
             for a in 0..axis {
                 let q = (e(a) * 256 + sum / 2) / sum;
