@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 nostd_targets=(thumbv7em-none-eabihf thumbv6m-none-eabi riscv32imac-unknown-none-elf)
+extra_targets=(thumbv7m-none-eabi)
 
 echo "== Rust targets"
-rustup target add "${nostd_targets[@]}" >/dev/null
+rustup target add "${nostd_targets[@]}" "${extra_targets[@]}" >/dev/null
 
 echo "== ONNX conformance data (onnx==1.17.0 wheel from PyPI, cached in .cache/)"
 tests/conformance/fetch-onnx-tests.sh

@@ -1,0 +1,84 @@
+//! The int8 kernels execute no floating-point instruction: a firmware image for an FPU-less
+//! Cortex-M3 (`thumbv7m-none-eabi`) that calls every one of them links no soft-float routine.
+//! The positive control (the same image also calling a float kernel) must link some, which
+//! shows the check can fail.
+
+use object::{Object, ObjectSymbol};
+use std::path::PathBuf;
+use whittle_tests::workspace_root;
+
+const TARGET: &str = "thumbv7m-none-eabi";
+
+/// Builds the probe firmware and returns the names of the functions in the image.
+fn probe_symbols(control: bool) -> Vec<String> {
+    let root = workspace_root();
+    let target_dir = root
+        .join("target/nofpu")
+        .join(if control { "control" } else { "int8" });
+    let mut cargo = std::process::Command::new(env!("CARGO"));
+    cargo.args([
+        "build",
+        "--release",
+        "--quiet",
+        "--target",
+        TARGET,
+        "--manifest-path",
+    ]);
+    cargo
+        .arg(root.join("tests/nofpu-probe/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir);
+    if control {
+        cargo.args(["--features", "control"]);
+    }
+    let status = cargo.status().expect("cargo runs");
+    assert!(
+        status.success(),
+        "building the probe for {TARGET} failed (is the target installed? rustup target add {TARGET})"
+    );
+    let image: PathBuf = target_dir.join(TARGET).join("release/whittle-nofpu-probe");
+    let bytes = std::fs::read(&image).unwrap_or_else(|e| panic!("{}: {e}", image.display()));
+    let file = object::File::parse(&*bytes).expect("an ELF image");
+    file.symbols()
+        .filter_map(|s| s.name().ok().map(str::to_string))
+        .collect()
+}
+
+/// Soft-float entry points of compiler-builtins (AEABI and libgcc names) and libm.
+fn soft_float(symbols: &[String]) -> Vec<&String> {
+    let patterns = [
+        "__aeabi_f",
+        "__aeabi_d",
+        "__aeabi_i2f",
+        "__aeabi_ui2f",
+        "__aeabi_l2f",
+        "sf3",
+        "df3",
+        "sf2",
+        "df2",
+        "libm",
+    ];
+    symbols
+        .iter()
+        .filter(|s| patterns.iter().any(|p| s.contains(p)))
+        .collect()
+}
+
+#[test]
+fn int8_kernels_link_no_soft_float() {
+    let symbols = probe_symbols(false);
+    assert!(
+        symbols.iter().any(|s| s.contains("conv2d_i8")),
+        "the probe does not contain the int8 kernels"
+    );
+    let float = soft_float(&symbols);
+    assert!(
+        float.is_empty(),
+        "int8 kernels pull in soft-float routines: {float:?}"
+    );
+    let control = probe_symbols(true);
+    assert!(
+        !soft_float(&control).is_empty(),
+        "the control image (with a float kernel) shows no soft-float routine"
+    );
+}
