@@ -292,40 +292,6 @@ pub fn write_arrays(path: &Path, arrays: &[(String, Tensor)]) -> Result<(), Data
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn npy_round_trips_and_int8_is_read() {
-        let t = Tensor::f32(vec![2, 3], vec![1.0, -2.5, 3.0, 0.0, 5.5, -6.0]);
-        assert_eq!(parse_npy(&npy_bytes(&t), "t").unwrap(), t);
-        let q = Tensor::int(ElemType::I8, vec![4], vec![-128, -1, 0, 127]);
-        assert_eq!(parse_npy(&npy_bytes(&q), "q").unwrap(), q);
-    }
-
-    #[test]
-    fn truncated_data_is_an_error_naming_the_sizes() {
-        let t = Tensor::f32(vec![4], vec![1.0; 4]);
-        let bytes = npy_bytes(&t);
-        let err = parse_npy(&bytes[..bytes.len() - 3], "x.npy")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("x.npy") && err.contains("16 needed"), "{err}");
-    }
-
-    #[test]
-    fn huge_declared_shape_does_not_allocate() {
-        let header =
-            "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000, 1000000000), }";
-        let mut bytes = MAGIC.to_vec();
-        bytes.extend_from_slice(&[1, 0]);
-        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        bytes.extend_from_slice(header.as_bytes());
-        assert!(parse_npy(&bytes, "big").is_err());
-    }
-}
-
 /// Picks the arrays that feed a model's inputs: the one named `key` (single input), arrays
 /// named after the inputs, or else for a single input `x` or the first array that is not a
 /// label (`y`, `labels`, `segment`).
@@ -396,5 +362,39 @@ pub fn scale_data(
                 v.iter().map(|&q| (q - z) as f32 * s).collect(),
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npy_round_trips_and_int8_is_read() {
+        let t = Tensor::f32(vec![2, 3], vec![1.0, -2.5, 3.0, 0.0, 5.5, -6.0]);
+        assert_eq!(parse_npy(&npy_bytes(&t), "t").unwrap(), t);
+        let q = Tensor::int(ElemType::I8, vec![4], vec![-128, -1, 0, 127]);
+        assert_eq!(parse_npy(&npy_bytes(&q), "q").unwrap(), q);
+    }
+
+    #[test]
+    fn truncated_data_is_an_error_naming_the_sizes() {
+        let t = Tensor::f32(vec![4], vec![1.0; 4]);
+        let bytes = npy_bytes(&t);
+        let err = parse_npy(&bytes[..bytes.len() - 3], "x.npy")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("x.npy") && err.contains("16 needed"), "{err}");
+    }
+
+    #[test]
+    fn huge_declared_shape_does_not_allocate() {
+        let header =
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000, 1000000000), }";
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&[1, 0]);
+        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        assert!(parse_npy(&bytes, "big").is_err());
     }
 }

@@ -373,11 +373,7 @@ fn binary(
         node.input(0).expect("checked"),
         node.input(1).expect("checked"),
     ];
-    let chosen = ids
-        .iter()
-        .filter(|&&id| l.g.konst(id).is_none() && l.g.shape(id).len() == rank)
-        .find_map(|id| l.values.get(id).map(|v| v.perm.clone()))
-        .unwrap_or_else(|| identity(rank));
+    let chosen = l.common_layout(&ids, rank);
     let mut operands = Vec::new();
     for &id in &ids {
         let dims = l.g.shape(id).to_vec();

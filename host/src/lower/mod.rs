@@ -317,6 +317,34 @@ impl<'g> Lowerer<'g> {
         Lowered::f32(loc, t.shape.clone(), perm.to_vec())
     }
 
+    /// The layout for an element-wise operator over `ids` (all of rank `rank`): the one that
+    /// needs the fewest transposes, given the layouts the run-time operands already have (or
+    /// were already converted to); channels-last wins ties, as the convolutions around want it.
+    fn common_layout(&self, ids: &[ValueId], rank: usize) -> Vec<usize> {
+        let runtime: Vec<ValueId> = ids
+            .iter()
+            .copied()
+            .filter(|&id| self.g.konst(id).is_none() && self.g.shape(id).len() == rank)
+            .collect();
+        let mut candidates: Vec<Vec<usize>> = runtime
+            .iter()
+            .filter_map(|id| self.values.get(id).map(|v| v.perm.clone()))
+            .collect();
+        candidates.push(layout::identity(rank));
+        let available = |id: ValueId, perm: &[usize]| {
+            self.values
+                .get(&id)
+                .is_some_and(|v| v.perm == perm || layout::same_bytes(&v.shape, &v.perm, perm))
+                || self.converted.contains_key(&(id, perm.to_vec()))
+        };
+        let cost = |perm: &[usize]| runtime.iter().filter(|&&id| !available(id, perm)).count();
+        let identity = layout::identity(rank);
+        candidates
+            .into_iter()
+            .min_by_key(|perm| (cost(perm), *perm == identity))
+            .unwrap_or(identity)
+    }
+
     /// Input `i` of the current node in its current layout (identity for constants).
     fn input_as_is(&mut self, node: &Node, i: usize) -> Result<(ValueId, Lowered), CompileError> {
         let id = node

@@ -463,12 +463,7 @@ fn binary(
         node.input(0).expect("checked"),
         node.input(1).expect("checked"),
     ];
-    // Follow the layout of a full-rank runtime operand, so channels-last data stays put.
-    let chosen = ids
-        .iter()
-        .filter(|&&id| l.g.konst(id).is_none() && l.g.shape(id).len() == rank)
-        .find_map(|id| l.values.get(id).map(|v| v.perm.clone()))
-        .unwrap_or_else(|| identity(rank));
+    let chosen = l.common_layout(&ids, rank);
     let mut operands = Vec::new();
     for &id in &ids {
         let dims = l.g.shape(id).to_vec();
@@ -513,11 +508,7 @@ fn binary(
 fn concat(l: &mut Lowerer<'_>, node: &Node, axis: usize) -> Result<(), CompileError> {
     let out_shape = l.g.shape(node.outputs[0]).to_vec();
     let ids: Vec<usize> = node.inputs.iter().flatten().copied().collect();
-    let chosen = ids
-        .iter()
-        .filter(|&&id| l.g.konst(id).is_none())
-        .find_map(|id| l.values.get(id).map(|v| v.perm.clone()))
-        .unwrap_or_else(|| identity(out_shape.len()));
+    let chosen = l.common_layout(&ids, out_shape.len());
     let (dtype, quant) =
         super::runtime_type(&l.g.values[node.outputs[0]]).map_err(|e| l.fail(e))?;
     let y = l.fresh_typed(&out_shape, chosen.clone(), dtype, quant);
