@@ -138,7 +138,9 @@ fn run_case(dir: &Path, model: &whittle::onnx::pb::ModelProto) -> Outcome {
                 Err(e) => {
                     let text = e.to_string();
                     // Parameters passed as float inputs (Clip bounds, Pad value): freeze them too.
-                    if text.contains("must be a constant") && freeze.iter().skip(1).any(|f| !f) {
+                    let wants_constants =
+                        text.contains("must be a constant") || text.contains("must be constants");
+                    if wants_constants && freeze.iter().skip(1).any(|f| !f) {
                         freeze.iter_mut().skip(1).for_each(|f| *f = true);
                         continue;
                     }

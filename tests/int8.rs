@@ -59,16 +59,23 @@ fn dq_weights(g: &mut GraphBuilder, name: &str, shape: &[usize], axis: i64, seed
     )
 }
 
-/// `Q -> DQ` with per-tensor parameters, as exporters put around every activation.
-fn qdq(g: &mut GraphBuilder, x: &str, scale: f32, zero_point: i64) -> String {
+/// `Q -> DQ` with per-tensor parameters, as exporters put around every activation; int8, or
+/// uint8 (ONNX Runtime's default) when `unsigned`.
+fn qdq_typed(g: &mut GraphBuilder, x: &str, scale: f32, zero_point: i64, unsigned: bool) -> String {
     let id = x.replace([':', '/'], "_");
     let s = g.constant(&format!("{id}.s"), &Tensor::f32(vec![], vec![scale]));
-    let z = g.constant(
-        &format!("{id}.z"),
-        &Tensor::int(ElemType::I8, vec![], vec![zero_point]),
-    );
+    let zp = if unsigned {
+        Tensor::int(ElemType::U8, vec![], vec![zero_point + 128])
+    } else {
+        Tensor::int(ElemType::I8, vec![], vec![zero_point])
+    };
+    let z = g.constant(&format!("{id}.z"), &zp);
     let q = g.node("QuantizeLinear", &[x, &s, &z], vec![]);
     g.node("DequantizeLinear", &[&q, &s, &z], vec![])
+}
+
+fn qdq(g: &mut GraphBuilder, x: &str, scale: f32, zero_point: i64) -> String {
+    qdq_typed(g, x, scale, zero_point, false)
 }
 
 /// A small QDQ network: convolution with ReLU, residual Add, average pooling, linear head.
@@ -98,6 +105,31 @@ fn qdq_fixture() -> Vec<u8> {
     let y = qdq(&mut g, &y, 0.005, 0);
     g.output(&y, &[1, 3]);
     g.to_bytes()
+}
+
+#[test]
+fn uint8_activations_run_as_int8() {
+    let mut g = GraphBuilder::new("qdq_u8", 13);
+    let x = g.input("x", &[1, 16]);
+    let x = qdq_typed(&mut g, &x, 0.05, -3, true);
+    let w = dq_weights(&mut g, "fc", &[16, 4], 1, 4);
+    let y = g.node("MatMul", &[&x, &w], vec![]);
+    let y = qdq_typed(&mut g, &y, 0.02, 10, true);
+    g.output(&y, &[1, 4]);
+    let bytes = g.to_bytes();
+    let c = compile_bytes(&bytes, &CompileOptions::default()).expect("compile");
+    assert_eq!(op_names(&c), ["Quantize", "DenseI8", "Dequantize"]);
+    let (_dir, path) = temp_model("u8.onnx", &bytes);
+    let x = Tensor::f32(vec![1, 16], noise(5, 16, 3.0));
+    let ours = Runner::new(&c.artifact)
+        .unwrap()
+        .run(std::slice::from_ref(&x))
+        .unwrap()[0]
+        .to_f32();
+    let reference = whittle::reference::run_tract(&path, &[x]).expect("tract")[0].to_f32();
+    for (a, b) in ours.iter().zip(&reference) {
+        assert!((a - b).abs() <= 0.02 * 1.01, "{ours:?} vs {reference:?}");
+    }
 }
 
 #[test]

@@ -372,11 +372,12 @@ fn runtime_types(g: &Graph, node: &Node) -> Result<(), String> {
     let outputs = runtime(&node.outputs.iter().map(|&o| Some(o)).collect::<Vec<_>>());
     let dtype = |i: ValueId| g.values[i].dtype;
     let name = |i: ValueId| g.values[i].name.clone();
-    let uint8 = |i: ValueId| {
-        format!(
-            "tensor '{}' is uint8; whittle runs int8 (quantize with an int8 zero point)",
-            name(i)
-        )
+    // uint8 tensors inside the model run as int8 (shifted by 128); at the model's boundary
+    // they would change the data the caller exchanges.
+    let boundary_uint8 = |i: ValueId| {
+        (g.inputs.contains(&i) || g.outputs.contains(&i)).then(|| {
+            format!("model input/output '{}' is uint8; whittle exchanges float32 or int8 at the boundary", name(i))
+        })
     };
     let params_constant = || -> Result<(), String> {
         let scale = node.input(1).and_then(|s| g.konst(s));
@@ -392,7 +393,7 @@ fn runtime_types(g: &Graph, node: &Node) -> Result<(), String> {
             params_constant()?;
             match outputs.first().map(|&o| dtype(o)) {
                 Some(ElemType::I8) => Ok(()),
-                Some(ElemType::U8) => Err(uint8(outputs[0])),
+                Some(ElemType::U8) => boundary_uint8(outputs[0]).map_or(Ok(()), Err),
                 Some(other) => Err(format!(
                     "QuantizeLinear to {other} is not supported (int8 only)"
                 )),
@@ -403,7 +404,7 @@ fn runtime_types(g: &Graph, node: &Node) -> Result<(), String> {
             params_constant()?;
             match inputs.first().map(|&i| dtype(i)) {
                 Some(ElemType::I8) => Ok(()),
-                Some(ElemType::U8) => Err(uint8(inputs[0])),
+                Some(ElemType::U8) => boundary_uint8(inputs[0]).map_or(Ok(()), Err),
                 Some(other) => Err(format!(
                     "DequantizeLinear of {other} at run time is not supported (int8 only)"
                 )),
@@ -424,7 +425,9 @@ fn runtime_types(g: &Graph, node: &Node) -> Result<(), String> {
                     | Op::Split { .. }
                     | Op::Identity
             );
-            let allowed = |t: ElemType| t == ElemType::F32 || (moves_data && t == ElemType::I8);
+            let allowed = |t: ElemType| {
+                t == ElemType::F32 || (moves_data && matches!(t, ElemType::I8 | ElemType::U8))
+            };
             match inputs.iter().chain(&outputs).find(|&&i| !allowed(dtype(i))) {
                 Some(&bad) => Err(format!(
                     "tensor '{}' is {} at run time; {} runs on float32{}",

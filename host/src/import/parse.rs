@@ -51,6 +51,8 @@ pub const RUNTIME_OPS: &[&str] = &[
     "Split",
     "Identity",
     "Dropout",
+    "QuantizeLinear",
+    "DequantizeLinear",
 ];
 
 /// ONNX operators accepted only when all their inputs are constants (computed at compile time).
@@ -62,8 +64,6 @@ pub const CONSTANT_OPS: &[&str] = &[
     "Cast",
     "ConstantOfShape",
     "Range",
-    "DequantizeLinear",
-    "QuantizeLinear",
 ];
 
 /// Parses one node; anything whittle cannot compile becomes [`Op::Unsupported`] with the reason.

@@ -9,11 +9,16 @@ use crate::ir::{Graph, Node, NodeFate, Op, Quant, Value, ValueId};
 use crate::tensor::ElemType;
 use whittle_runtime::format::{BinaryKind, PoolKind};
 
-/// Per-tensor parameters of a QuantizeLinear or DequantizeLinear node, from its constants.
+/// Per-tensor parameters of a QuantizeLinear or DequantizeLinear node, from its constants; a
+/// uint8 zero point is moved into the int8 domain (`q_i8 = q_u8 - 128`).
 fn node_params(g: &Graph, node: &Node) -> Option<Quant> {
     let scale = g.konst(node.input(1)?)?.to_f32();
     let zero_point = match node.input(2) {
-        Some(z) => g.konst(z)?.to_i64(),
+        Some(z) => {
+            let t = g.konst(z)?;
+            let shift = if t.dtype == ElemType::U8 { 128 } else { 0 };
+            t.to_i64().iter().map(|v| v - shift).collect()
+        }
         None => vec![0],
     };
     (scale.len() == 1 && zero_point.len() == 1).then(|| Quant::per_tensor(scale[0], zero_point[0]))
@@ -61,8 +66,14 @@ fn moves_data(op: &Op) -> bool {
     ) || matches!(op, Op::Pool(p) if p.kind == PoolKind::Max)
 }
 
-/// Records the parameters of every QuantizeLinear output and DequantizeLinear input.
+/// Records the parameters of every QuantizeLinear output and DequantizeLinear input; uint8
+/// tensors between them run as int8 (the same real values, shifted by 128).
 pub fn annotate(g: &mut Graph) {
+    for v in &mut g.values {
+        if v.dtype == ElemType::U8 && v.konst.is_none() {
+            v.dtype = ElemType::I8;
+        }
+    }
     for n in 0..g.nodes.len() {
         let node = &g.nodes[n];
         let target = match node.op {
