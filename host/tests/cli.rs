@@ -232,3 +232,118 @@ fn targets_are_listed() {
         assert!(text(&out).contains(name), "{name} missing");
     }
 }
+
+fn gesture(file: &str) -> String {
+    format!("{}/../examples/gesture/{file}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn quantize_eval_and_compare_the_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let wtl = dir.path().join("g8.wtl");
+    let out = whittle(&[
+        "compile",
+        &gesture("gesture.onnx"),
+        "-o",
+        wtl.to_str().unwrap(),
+        "--quantize",
+        "int8",
+        "--calib",
+        &gesture("data/train.npz"),
+        "--calib-samples",
+        "300",
+        "--target",
+        "cortex-m3",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let out = whittle(&[
+        "eval",
+        wtl.to_str().unwrap(),
+        "--data",
+        &gesture("data/test.npz"),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(json["samples"], 500);
+    assert!(json["top1"].as_f64().unwrap() > 0.95, "{json}");
+    assert!(json["top5"].as_f64().is_some() && json["per_class"].as_array().unwrap().len() == 5);
+
+    let out = whittle(&[
+        "compare",
+        &gesture("gesture.onnx"),
+        wtl.to_str().unwrap(),
+        "--data",
+        &gesture("data/val.npz"),
+        "--samples",
+        "40",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(json["samples"], 40);
+    assert!(json["top1_agreement"].as_f64().unwrap() >= 0.95, "{json}");
+    let layers = json["layers"].as_array().unwrap();
+    assert!(
+        layers.len() >= 6 && layers.iter().all(|l| l["sqnr_db"].as_f64().unwrap() > 15.0),
+        "{json}"
+    );
+}
+
+#[test]
+fn quantization_flags_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let wtl = dir.path().join("x.wtl");
+    let out = whittle(&[
+        "compile",
+        &gesture("gesture.onnx"),
+        "-o",
+        wtl.to_str().unwrap(),
+        "--quantize",
+        "int8",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("--calib"), "{}", text(&out));
+    let out = whittle(&[
+        "compile",
+        &gesture("gesture.onnx"),
+        "-o",
+        wtl.to_str().unwrap(),
+        "--quantize",
+        "int4",
+        "--calib",
+        &gesture("data/train.npz"),
+    ]);
+    assert!(text(&out).contains("int4"), "{}", text(&out));
+    let out = whittle(&[
+        "compile",
+        &gesture("gesture.onnx"),
+        "-o",
+        wtl.to_str().unwrap(),
+        "--quantize",
+        "int8",
+        "--calib",
+        &gesture("data/train.npz"),
+        "--calib-method",
+        "median",
+    ]);
+    assert!(
+        text(&out).contains("unknown calibration method 'median'"),
+        "{}",
+        text(&out)
+    );
+    let out = whittle(&[
+        "eval",
+        &gesture("gesture.onnx"),
+        "--data",
+        &gesture("data/test.npz"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("not a valid artifact"),
+        "{}",
+        text(&out)
+    );
+    assert!(!wtl.exists());
+}
