@@ -18,7 +18,6 @@ fn ptq(calibration: Tensor) -> QuantizeOptions {
         samples: None,
         bias_correction: false,
         int8_io: false,
-        require_integer: false,
     }
 }
 
@@ -384,32 +383,53 @@ fn example_model_keeps_its_accuracy_in_int8() {
 
 #[test]
 fn require_integer_names_the_float_operators() {
+    // After post-training quantization: LogSoftmax has no int8 kernel.
     let bytes = single_op("LogSoftmax", vec![("axis", Attr::Int(-1))], &[1, 10], None);
     let calibration = Tensor::f32(vec![16, 10], noise(3, 160, 2.0));
-    let mut q = ptq(calibration);
-    let lenient = compile_bytes(
-        &bytes,
-        &CompileOptions {
-            quantize: Some(q.clone()),
-            ..Default::default()
-        },
-    )
-    .expect("float fallback");
+    let quantized = CompileOptions {
+        quantize: Some(ptq(calibration)),
+        ..Default::default()
+    };
+    let lenient = compile_bytes(&bytes, &quantized).expect("float fallback");
     assert_eq!(lenient.float_nodes.len(), 1);
-    q.require_integer = true;
+    let strict = CompileOptions {
+        require_integer: true,
+        ..quantized
+    };
+    let err = compile_bytes(&bytes, &strict).unwrap_err().to_string();
+    assert!(
+        err.contains("logsoftmax_0") && err.contains("float32"),
+        "{err}"
+    );
+
+    // In a pre-quantized model: a Div between DequantizeLinear and QuantizeLinear.
+    let mut g = GraphBuilder::new("qdq_div", 13);
+    let x = g.input("x", &[1, 8]);
+    let x = qdq(&mut g, &x, 0.05, 0);
+    let two = g.constant("two", &Tensor::f32(vec![], vec![2.0]));
+    let y = g.node("Div", &[&x, &two], vec![]);
+    let y = qdq(&mut g, &y, 0.05, 0);
+    g.output(&y, &[1, 8]);
+    let bytes = g.to_bytes();
+    let lenient = compile_bytes(&bytes, &CompileOptions::default()).expect("float fallback");
+    assert_eq!(
+        lenient
+            .float_nodes
+            .iter()
+            .map(|u| u.op_type.as_str())
+            .collect::<Vec<_>>(),
+        ["Div"]
+    );
     let err = compile_bytes(
         &bytes,
         &CompileOptions {
-            quantize: Some(q),
+            require_integer: true,
             ..Default::default()
         },
     )
     .unwrap_err()
     .to_string();
-    assert!(
-        err.contains("logsoftmax_0") && err.contains("float32"),
-        "{err}"
-    );
+    assert!(err.contains("div_"), "{err}");
 }
 
 #[test]

@@ -18,6 +18,8 @@ pub struct CompileOptions {
     pub target: Target,
     /// Post-training int8 quantization, when asked for.
     pub quantize: Option<crate::quantize::QuantizeOptions>,
+    /// Fail when any operator of a quantized model would run in float.
+    pub require_integer: bool,
 }
 
 impl Default for CompileOptions {
@@ -26,6 +28,7 @@ impl Default for CompileOptions {
             import: ImportOptions::default(),
             target: Target::resolve("generic").expect("built-in target"),
             quantize: None,
+            require_integer: false,
         }
     }
 }
@@ -110,6 +113,13 @@ fn build(graph: &Graph, target: &Target) -> Result<(Program, MemoryPlan, Vec<u8>
     Ok((program, plan, artifact))
 }
 
+/// Whether the graph computes on int8 anywhere.
+fn is_quantized(g: &Graph) -> bool {
+    g.values
+        .iter()
+        .any(|v| v.dtype == crate::tensor::ElemType::I8 && v.konst.is_none())
+}
+
 /// Compiles a decoded model; `dir` resolves external tensor data.
 pub fn compile(
     model: &pb::ModelProto,
@@ -133,24 +143,27 @@ pub fn compile(
         });
     }
     let mut graph = graph;
-    let float_nodes = match &opts.quantize {
-        Some(q) => {
-            let calibration =
-                crate::quantize::calibrate(&graph, &q.calibration, q.method, q.samples)?;
-            let float = graph.clone();
-            let left_in_float = crate::quantize::quantize_graph(&mut graph, &calibration, q)?;
-            if q.bias_correction {
-                crate::quantize::correct_biases(
-                    &float,
-                    &mut graph,
-                    &q.calibration,
-                    calibration.samples,
-                )?;
-            }
-            left_in_float
+    if let Some(q) = &opts.quantize {
+        let calibration = crate::quantize::calibrate(&graph, &q.calibration, q.method, q.samples)?;
+        let float = graph.clone();
+        crate::quantize::quantize_graph(&mut graph, &calibration, q)?;
+        if q.bias_correction {
+            crate::quantize::correct_biases(
+                &float,
+                &mut graph,
+                &q.calibration,
+                calibration.samples,
+            )?;
         }
-        None => Vec::new(),
+    }
+    let float_nodes = if is_quantized(&graph) {
+        crate::quantize::float_nodes(&graph)
+    } else {
+        Vec::new()
     };
+    if opts.require_integer && !float_nodes.is_empty() {
+        return Err(CompileError::Unsupported(float_nodes));
+    }
     let (program, plan, artifact) = build(&graph, &opts.target)?;
     Ok(Compiled {
         artifact,
@@ -221,6 +234,13 @@ pub fn check(
             }),
         }
     }
+    let float_nodes = if is_quantized(&graph) {
+        crate::quantize::float_nodes(&graph)
+    } else {
+        Vec::new()
+    };
+    let float_in_quantized: std::collections::HashSet<&str> =
+        float_nodes.iter().map(|u| u.node.as_str()).collect();
     let mut nodes = Vec::new();
     let runs: std::collections::HashSet<&str> =
         graph.nodes.iter().map(|n| n.name.as_str()).collect();
@@ -264,11 +284,14 @@ pub fn check(
         } else if node.op_type == "Constant" {
             ("folded", "constant".to_string())
         } else if runs.contains(name.as_str()) {
-            let detail = match ops_of.get(&name) {
+            let mut detail = match ops_of.get(&name) {
                 Some(ops) => format!("as {}", ops.join(" + ")),
                 None if ops_of.is_empty() => String::new(),
                 None => "as a view of its input (no data movement)".to_string(),
             };
+            if float_in_quantized.contains(name.as_str()) {
+                detail.push_str(" (in float32: no int8 kernel)");
+            }
             ("runs", detail)
         } else {
             ("runs", "as part of a rewritten node".to_string())

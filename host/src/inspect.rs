@@ -65,6 +65,68 @@ pub struct Summary {
     pub outputs: Vec<IoSummary>,
     /// Total multiply-accumulates per inference.
     pub macs: u64,
+    /// The weight blob by role, in bytes (without alignment padding).
+    pub weight_breakdown: WeightBreakdown,
+}
+
+/// What the weight blob holds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WeightBreakdown {
+    /// Convolution and linear weights.
+    pub weights: u64,
+    /// Biases.
+    pub biases: u64,
+    /// Requantization multipliers and shifts.
+    pub requantization: u64,
+    /// Lookup and softmax tables.
+    pub tables: u64,
+    /// Other constant operands.
+    pub constants: u64,
+}
+
+fn breakdown(ops: &[OpKind]) -> WeightBreakdown {
+    let mut seen = std::collections::HashSet::new();
+    let mut b = WeightBreakdown::default();
+    let mut add = |buf: Option<whittle_runtime::format::Buf>, slot: &mut u64| {
+        if let Some(buf) =
+            buf.filter(|b| b.space == Space::Weights && seen.insert((b.offset, b.bytes)))
+        {
+            *slot += u64::from(buf.bytes);
+        }
+    };
+    for kind in ops {
+        match kind {
+            OpKind::Conv2d(op) => {
+                add(Some(op.weights), &mut b.weights);
+                add(op.bias, &mut b.biases);
+            }
+            OpKind::Dense(op) => {
+                add(Some(op.weights), &mut b.weights);
+                add(op.bias, &mut b.biases);
+            }
+            OpKind::Conv2dI8(op) => {
+                add(Some(op.weights), &mut b.weights);
+                add(op.bias, &mut b.biases);
+                add(Some(op.requant.multipliers), &mut b.requantization);
+                add(Some(op.requant.shifts), &mut b.requantization);
+            }
+            OpKind::DenseI8(op) => {
+                add(Some(op.weights), &mut b.weights);
+                add(op.bias, &mut b.biases);
+                add(Some(op.requant.multipliers), &mut b.requantization);
+                add(Some(op.requant.shifts), &mut b.requantization);
+            }
+            OpKind::SoftmaxI8(op) => add(Some(op.table), &mut b.tables),
+            OpKind::LookupI8(op) => add(Some(op.table), &mut b.tables),
+            other => {
+                let mut other = *other;
+                for buf in other.buffers_mut().skip(1) {
+                    add(Some(*buf), &mut b.constants);
+                }
+            }
+        }
+    }
+    b
 }
 
 fn conv_macs(g: &whittle_runtime::format::ConvGeometry) -> u64 {
@@ -145,6 +207,7 @@ impl Summary {
             arena_lower_bound_bytes: model.arena_lower_bound_bytes(),
             ops: op_details.iter().map(|o| o.op.clone()).collect(),
             macs: op_details.iter().map(|o| o.macs).sum(),
+            weight_breakdown: breakdown(&model.ops().map(|op| op.kind).collect::<Vec<_>>()),
             op_details,
             inputs: (0..model.input_count())
                 .filter_map(|i| io(model.input(i)))

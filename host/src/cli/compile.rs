@@ -76,7 +76,6 @@ fn quantize_options(
                 samples: args.calib_samples,
                 bias_correction: args.bias_correction,
                 int8_io,
-                require_integer: args.require_integer,
             }))
         }
         Some(other) => bail!("--quantize takes int8, not '{other}'"),
@@ -88,6 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     let model = whittle::compile::load_onnx(&args.model.model)?;
     let input_names = whittle::compile::input_names(&model);
     opts.quantize = quantize_options(&args, &input_names)?;
+    opts.require_integer = args.require_integer;
     let compiled = whittle::compile(&model, args.model.model.parent(), &opts)?;
     whittle::artifact::write_atomically(&args.output, &compiled.artifact)
         .with_context(|| format!("writing {}", args.output.display()))?;

@@ -45,6 +45,15 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         bytes(s.arena_bytes),
         bytes(s.arena_lower_bound_bytes)
     );
+    let w = &s.weight_breakdown;
+    out!(
+        "  weights by role: weights {}, biases {}, requantization {}, tables {}, constants {}",
+        bytes(w.weights as usize),
+        bytes(w.biases as usize),
+        bytes(w.requantization as usize),
+        bytes(w.tables as usize),
+        bytes(w.constants as usize)
+    );
     out!(
         "  MACs         {:>12} per inference",
         bytes(s.macs as usize)

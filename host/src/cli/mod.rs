@@ -135,6 +135,7 @@ impl ModelArgs {
             import,
             target,
             quantize: None,
+            require_integer: false,
         })
     }
 }

@@ -240,9 +240,6 @@ pub fn quantize_graph(
     }
     crate::passes::cleanup(g);
     let float = float_nodes(g);
-    if opts.require_integer && !float.is_empty() {
-        return Err(CompileError::Unsupported(float));
-    }
     Ok(float)
 }
 

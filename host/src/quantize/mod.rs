@@ -10,7 +10,7 @@ pub mod ranges;
 
 pub use bias::correct_biases;
 pub use calibrate::{Calibration, calibrate};
-pub use insert::quantize_graph;
+pub use insert::{float_nodes, quantize_graph};
 pub use ranges::{Method, TensorStats};
 
 use crate::tensor::Tensor;
@@ -28,6 +28,4 @@ pub struct QuantizeOptions {
     pub bias_correction: bool,
     /// Keep the model's inputs and outputs int8 (else float, converted at the boundary).
     pub int8_io: bool,
-    /// Fail instead of running any operator in float.
-    pub require_integer: bool,
 }
