@@ -284,6 +284,16 @@ fn every_int8_operator_stays_within_a_few_steps_of_float() {
             vec![1, 16],
         ),
         (
+            "pad",
+            single_op(
+                "Pad",
+                vec![],
+                &[1, 3, 4, 4],
+                Some(Tensor::i64_vec(vec![0, 0, 1, 2, 0, 0, 1, 0])),
+            ),
+            vec![1, 3, 4, 4],
+        ),
+        (
             "softmax",
             single_op("Softmax", vec![("axis", Attr::Int(-1))], &[1, 10], None),
             vec![1, 10],
@@ -307,7 +317,7 @@ fn every_int8_operator_stays_within_a_few_steps_of_float() {
             int8.float_nodes
         );
         let ops = op_names(&int8);
-        let boundary = ["Quantize", "Dequantize", "Transpose"];
+        let boundary = ["Quantize", "Dequantize", "Transpose", "Pad", "Copy"];
         assert!(
             ops.iter()
                 .all(|o| o.ends_with("I8") || boundary.contains(o)),

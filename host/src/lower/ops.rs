@@ -174,19 +174,27 @@ pub(super) fn lower_node(l: &mut Lowerer<'_>, node: &Node) -> Result<(), Compile
         } => {
             let (_, x) = l.input_as_is(node, 0)?;
             let phys_in = x.physical();
-            let y = l.fresh(&out_shape, x.perm.clone());
+            let y = l.fresh_typed(&out_shape, x.perm.clone(), x.dtype, x.quant);
             let mut begin = [0u32; MAX_RANK];
             for (i, &p) in x.perm.iter().enumerate() {
                 begin[i] = u32_of(pads[p] as usize, l)?;
             }
+            // An int8 tensor is padded with the pad value quantized (exact: checked by the
+            // pass that made the padding int8).
+            let value_bits = match x.quant {
+                Some(q) => (((*value / q.scale).round() as i32 + q.zero_point).clamp(-128, 127)
+                    as i8 as u8)
+                    .into(),
+                None => value.to_bits(),
+            };
             let op = OpKind::Pad(Pad {
-                dtype: DType::F32,
+                dtype: x.dtype,
                 input: placeholder(x.loc, x.bytes()),
                 output: placeholder(y.loc, y.bytes()),
                 in_shape: shape(&phys_in)?,
                 out_shape: shape(&y.physical())?,
                 begin,
-                value_bits: value.to_bits(),
+                value_bits,
             });
             finish(l, node, op, y)
         }

@@ -66,6 +66,20 @@ fn moves_data(op: &Op) -> bool {
     ) || matches!(op, Op::Pool(p) if p.kind == PoolKind::Max)
 }
 
+/// Whether `op` commutes with dequantization by `q`: data movement, max pooling, and constant
+/// padding whose value is exactly a quantized value.
+fn commutes_with(op: &Op, q: &Quant) -> bool {
+    match op {
+        Op::Pad { value, .. } => {
+            let (s, z) = (q.scale[0], q.zero_point[0]);
+            let level = (value / s).round() + z as f32;
+            (-128.0..=127.0).contains(&level)
+                && ((level - z as f32) * s - value).abs() <= f32::EPSILON * value.abs().max(1.0)
+        }
+        op => moves_data(op),
+    }
+}
+
 /// Records the parameters of every QuantizeLinear output and DequantizeLinear input; uint8
 /// tensors between them run as int8 (the same real values, shifted by 128).
 pub fn annotate(g: &mut Graph) {
@@ -112,7 +126,8 @@ pub fn sink_dequantize(g: &mut Graph) {
             }
             _ => None,
         };
-        let Some((x, params)) = source.filter(|_| moves_data(&node.op) || concat_inputs.is_some())
+        let Some((x, params)) =
+            source.filter(|(_, q)| commutes_with(&node.op, q) || concat_inputs.is_some())
         else {
             i += 1;
             continue;

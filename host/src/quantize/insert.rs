@@ -21,6 +21,7 @@ fn keeps_input_params(op: &Op) -> bool {
             | Op::Identity
             | Op::Slice { .. }
             | Op::Split { .. }
+            | Op::Pad { .. }
     ) || matches!(op, Op::Pool(p) if p.kind == PoolKind::Max)
 }
 
