@@ -25,8 +25,25 @@ fn window(
     })
 }
 
+/// What a window holds: the largest and the sum of its in-bounds values, and how many positions
+/// are in bounds and inside the padded extent.
+struct WindowStats<A> {
+    max: Option<A>,
+    sum: A,
+    valid: u32,
+    padded: u32,
+}
+
+/// Visits every output of an NHWC pooling: `finish(window stats, index)` gives its value.
 /// Lengths were checked by the caller.
-pub fn pool2d_f32(kind: PoolKind, g: &PoolGeometry, input: &[f32], output: &mut [f32]) {
+fn pool<T: Copy, A: Copy + PartialOrd + Default>(
+    g: &PoolGeometry,
+    input: &[T],
+    output: &mut [T],
+    widen: impl Fn(T) -> A,
+    add: impl Fn(A, A) -> A,
+    finish: impl Fn(&WindowStats<A>) -> T,
+) {
     let [batch, in_h, in_w, ch] = [g.batch, g.in_h, g.in_w, g.channels].map(|v| v as usize);
     let [out_h, out_w] = [g.out_h, g.out_w].map(|v| v as usize);
     for n in 0..batch {
@@ -34,9 +51,12 @@ pub fn pool2d_f32(kind: PoolKind, g: &PoolGeometry, input: &[f32], output: &mut 
             for ox in 0..out_w {
                 let out_base = ((n * out_h + oy) * out_w + ox) * ch;
                 for c in 0..ch {
-                    let mut max = f32::NEG_INFINITY;
-                    let mut sum = 0.0f32;
-                    let (mut valid, mut padded) = (0u32, 0u32);
+                    let mut stats = WindowStats {
+                        max: None,
+                        sum: A::default(),
+                        valid: 0,
+                        padded: 0,
+                    };
                     let rows = window(
                         oy,
                         g.stride_h as usize,
@@ -57,26 +77,45 @@ pub fn pool2d_f32(kind: PoolKind, g: &PoolGeometry, input: &[f32], output: &mut 
                             g.pad_right as usize,
                         );
                         for ix in cols {
-                            padded += 1;
+                            stats.padded += 1;
                             if let (Some(iy), Some(ix)) = (iy, ix) {
-                                let v = input[((n * in_h + iy) * in_w + ix) * ch + c];
-                                max = max.max(v);
-                                sum += v;
-                                valid += 1;
+                                let v = widen(input[((n * in_h + iy) * in_w + ix) * ch + c]);
+                                stats.max = Some(match stats.max {
+                                    Some(m) if m >= v => m,
+                                    _ => v,
+                                });
+                                stats.sum = add(stats.sum, v);
+                                stats.valid += 1;
                             }
                         }
                     }
-                    output[out_base + c] = match kind {
-                        PoolKind::Max => max,
-                        PoolKind::Avg { count_include_pad } => {
-                            let count = if count_include_pad { padded } else { valid };
-                            if count == 0 { 0.0 } else { sum / count as f32 }
-                        }
-                    };
+                    output[out_base + c] = finish(&stats);
                 }
             }
         }
     }
+}
+
+/// float32 pooling; a window of padding only is -inf (max) or 0 (average).
+pub fn pool2d_f32(kind: PoolKind, g: &PoolGeometry, input: &[f32], output: &mut [f32]) {
+    pool(
+        g,
+        input,
+        output,
+        |v| v,
+        |a, b| a + b,
+        |w| match kind {
+            PoolKind::Max => w.max.unwrap_or(f32::NEG_INFINITY),
+            PoolKind::Avg { count_include_pad } => {
+                let count = if count_include_pad { w.padded } else { w.valid };
+                if count == 0 {
+                    0.0
+                } else {
+                    w.sum / count as f32
+                }
+            }
+        },
+    );
 }
 
 /// Lengths were checked by the caller.
@@ -120,7 +159,7 @@ fn rounded_average(sum: i32, count: i32) -> i32 {
     }
 }
 
-/// Lengths were checked by the caller.
+/// int8 pooling; with `count_include_pad` padding counts as `zero_point`.
 pub fn pool2d_i8(
     kind: PoolKind,
     g: &PoolGeometry,
@@ -130,63 +169,24 @@ pub fn pool2d_i8(
     output: &mut [i8],
 ) {
     use crate::kernels::fixedpoint::clamp_i8;
-    let [batch, in_h, in_w, ch] = [g.batch, g.in_h, g.in_w, g.channels].map(|v| v as usize);
-    let [out_h, out_w] = [g.out_h, g.out_w].map(|v| v as usize);
-    for n in 0..batch {
-        for oy in 0..out_h {
-            for ox in 0..out_w {
-                let out_base = ((n * out_h + oy) * out_w + ox) * ch;
-                for c in 0..ch {
-                    let mut max = i32::MIN;
-                    let mut sum = 0i32;
-                    let (mut valid, mut padded) = (0i32, 0i32);
-                    let rows = window(
-                        oy,
-                        g.stride_h as usize,
-                        g.dilation_h as usize,
-                        g.kernel_h as usize,
-                        g.pad_top as usize,
-                        in_h,
-                        g.pad_bottom as usize,
-                    );
-                    for iy in rows {
-                        let cols = window(
-                            ox,
-                            g.stride_w as usize,
-                            g.dilation_w as usize,
-                            g.kernel_w as usize,
-                            g.pad_left as usize,
-                            in_w,
-                            g.pad_right as usize,
-                        );
-                        for ix in cols {
-                            padded += 1;
-                            if let (Some(iy), Some(ix)) = (iy, ix) {
-                                let v = i32::from(input[((n * in_h + iy) * in_w + ix) * ch + c]);
-                                max = max.max(v);
-                                sum = sum.wrapping_add(v);
-                                valid += 1;
-                            }
-                        }
-                    }
-                    let value = match kind {
-                        PoolKind::Max if valid == 0 => i32::from(act.0),
-                        PoolKind::Max => max,
-                        PoolKind::Avg {
-                            count_include_pad: true,
-                        } => rounded_average(
-                            sum.wrapping_add((padded - valid).wrapping_mul(zero_point)),
-                            padded,
-                        ),
-                        PoolKind::Avg {
-                            count_include_pad: false,
-                        } => rounded_average(sum, valid),
-                    };
-                    output[out_base + c] = clamp_i8(value, act.0, act.1);
-                }
+    pool(g, input, output, i32::from, i32::wrapping_add, |w| {
+        let value = match kind {
+            PoolKind::Max => w.max.unwrap_or(i32::from(act.0)),
+            PoolKind::Avg {
+                count_include_pad: true,
+            } => {
+                let padding = (w.padded - w.valid) as i32;
+                rounded_average(
+                    w.sum.wrapping_add(padding.wrapping_mul(zero_point)),
+                    w.padded as i32,
+                )
             }
-        }
-    }
+            PoolKind::Avg {
+                count_include_pad: false,
+            } => rounded_average(w.sum, w.valid as i32),
+        };
+        clamp_i8(value, act.0, act.1)
+    });
 }
 
 /// Lengths were checked by the caller.
