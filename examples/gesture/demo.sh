@@ -14,3 +14,9 @@ $whittle inspect "$out/gesture.wtl"
 $whittle run "$out/gesture.wtl" --input examples/gesture/sample.npy --output "$out/probs.npy" \
     --top 1 --labels examples/gesture/classes.txt
 echo "  recorded: $(tr '\n' ' ' < examples/gesture/sample_labels.txt)"
+
+# The same model quantized to int8 (calibrated on the training set), and both on the test set.
+$whittle compile examples/gesture/gesture.onnx --target cortex-m4f --quantize int8 \
+    --calib examples/gesture/data/train.npz -o "$out/gesture-int8.wtl"
+echo "float: $($whittle eval "$out/gesture.wtl" --data examples/gesture/data/test.npz | head -n 1)"
+echo "int8:  $($whittle eval "$out/gesture-int8.wtl" --data examples/gesture/data/test.npz | head -n 1)"
