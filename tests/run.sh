@@ -23,6 +23,8 @@ done
 echo "== tests"
 cargo test --workspace --no-fail-fast
 
+# The summaries re-run two fast tests with their output shown; `--workspace` keeps the same
+# feature set as above, so nothing is rebuilt.
 echo "== conformance summary"
-cargo test --quiet -p whittle-tests --test conformance -- --nocapture 2>&1 | grep -E '^(ONNX node tests|FAIL)'
-cargo test --quiet -p whittle-tests --test mlperf -- --nocapture 2>&1 | grep -E '^(SKIPPED|[A-Za-z_0-9]+: max|kws int8)'
+cargo test --quiet --workspace --test conformance -- --nocapture 2>&1 | grep -E '^(ONNX node tests|FAIL)'
+cargo test --quiet --workspace --test mlperf -- --nocapture 2>&1 | grep -E '^(SKIPPED|[A-Za-z_0-9]+: max|kws int8)'
