@@ -158,11 +158,7 @@ pub(super) fn is_int8(l: &Lowerer<'_>, node: &Node) -> bool {
             .iter()
             .flatten()
             .find(|&&v| l.g.konst(v).is_none())
-            .is_some_and(|&v| l.g.values[v].dtype == whittle_int8())
-}
-
-fn whittle_int8() -> crate::tensor::ElemType {
-    crate::tensor::ElemType::I8
+            .is_some_and(|&v| l.g.values[v].dtype == crate::tensor::ElemType::I8)
 }
 
 /// Weights of a convolution or linear layer: exact integers, per-channel scales.
@@ -257,11 +253,7 @@ fn finish(
 }
 
 fn conv(l: &mut Lowerer<'_>, node: &Node, a: &ConvAttrs) -> Result<(), CompileError> {
-    let (x_id, w_id, out) = (
-        node.input(0).expect("checked"),
-        node.input(1).expect("checked"),
-        node.outputs[0],
-    );
+    let (x_id, w_id, out) = (l.required(node, 0)?, l.required(node, 1)?, node.outputs[0]);
     let rank = l.g.shape(x_id).len();
     let x = get_int8(l, x_id, &channels_last(rank))?;
     let (xq, yq) = (params(l, x_id)?, params(l, out)?);
@@ -312,11 +304,7 @@ fn conv_geometry(
 }
 
 fn linear(l: &mut Lowerer<'_>, node: &Node, act: Activation) -> Result<(), CompileError> {
-    let (x_id, w_id, out) = (
-        node.input(0).expect("checked"),
-        node.input(1).expect("checked"),
-        node.outputs[0],
-    );
+    let (x_id, w_id, out) = (l.required(node, 0)?, l.required(node, 1)?, node.outputs[0]);
     let x = get_int8(l, x_id, &identity(l.g.shape(x_id).len()))?;
     let (xq, yq) = (params(l, x_id)?, params(l, out)?);
     let (ints, wq) = weights(l, w_id)?;
@@ -369,10 +357,7 @@ fn binary(
     let out = node.outputs[0];
     let out_shape = l.g.shape(out).to_vec();
     let rank = out_shape.len();
-    let ids = [
-        node.input(0).expect("checked"),
-        node.input(1).expect("checked"),
-    ];
+    let ids = [l.required(node, 0)?, l.required(node, 1)?];
     let chosen = l.common_layout(&ids, rank);
     let mut operands = Vec::new();
     for &id in &ids {
@@ -451,7 +436,7 @@ fn binary(
 }
 
 fn pool(l: &mut Lowerer<'_>, node: &Node, a: &PoolAttrs) -> Result<(), CompileError> {
-    let (x_id, out) = (node.input(0).expect("checked"), node.outputs[0]);
+    let (x_id, out) = (l.required(node, 0)?, node.outputs[0]);
     let rank = l.g.shape(x_id).len();
     let x = get_int8(l, x_id, &channels_last(rank))?;
     let xq = x.quant.expect("int8");
@@ -477,7 +462,7 @@ fn global_pool(
     node: &Node,
     kind: whittle_runtime::format::PoolKind,
 ) -> Result<(), CompileError> {
-    let (x_id, out) = (node.input(0).expect("checked"), node.outputs[0]);
+    let (x_id, out) = (l.required(node, 0)?, node.outputs[0]);
     let rank = l.g.shape(x_id).len();
     let x = get_int8(l, x_id, &channels_last(rank))?;
     let xq = x.quant.expect("int8");
@@ -497,7 +482,7 @@ fn global_pool(
 }
 
 fn softmax(l: &mut Lowerer<'_>, node: &Node, axis: usize) -> Result<(), CompileError> {
-    let (x_id, out) = (node.input(0).expect("checked"), node.outputs[0]);
+    let (x_id, out) = (l.required(node, 0)?, node.outputs[0]);
     let (_, x) = l.input_as_is(node, 0)?;
     let xq = params(l, x_id)?;
     let phys = x.physical();
@@ -542,7 +527,7 @@ fn lookup(
     node: &Node,
     kind: whittle_runtime::format::UnaryKind,
 ) -> Result<(), CompileError> {
-    let (x_id, out) = (node.input(0).expect("checked"), node.outputs[0]);
+    let (x_id, out) = (l.required(node, 0)?, node.outputs[0]);
     let (_, x) = l.input_as_is(node, 0)?;
     let (xq, yq) = (params(l, x_id)?, params(l, out)?);
     let table: Vec<u8> = (-128i32..=127)

@@ -265,7 +265,7 @@ impl<'g> Lowerer<'g> {
     /// compile time, or a transpose emitted once and cached.
     fn get(&mut self, value: ValueId, perm: &[usize]) -> Result<Lowered, CompileError> {
         if let Some(t) = self.g.konst(value) {
-            return Ok(self.constant(value, t, perm));
+            return Ok(self.constant(t, perm));
         }
         let current = self.values.get(&value).cloned().ok_or_else(|| {
             self.fail(format!(
@@ -307,7 +307,7 @@ impl<'g> Lowerer<'g> {
         Ok(out)
     }
 
-    fn constant(&mut self, _value: ValueId, t: &Tensor, perm: &[usize]) -> Lowered {
+    fn constant(&mut self, t: &Tensor, perm: &[usize]) -> Lowered {
         let data = if perm.iter().enumerate().all(|(i, &p)| i == p) {
             t.to_f32()
         } else {
@@ -343,6 +343,12 @@ impl<'g> Lowerer<'g> {
             .into_iter()
             .min_by_key(|perm| (cost(perm), *perm == identity))
             .unwrap_or(identity)
+    }
+
+    /// Input `i` of `node`, which inference guarantees is present.
+    fn required(&self, node: &Node, i: usize) -> Result<ValueId, CompileError> {
+        node.input(i)
+            .ok_or_else(|| self.fail(format!("input {i} is missing")))
     }
 
     /// Input `i` of the current node in its current layout (identity for constants).

@@ -24,10 +24,7 @@ pub(super) fn lower_node(l: &mut Lowerer<'_>, node: &Node) -> Result<(), Compile
         Op::Conv(attrs) => conv(l, node, attrs),
         Op::Pool(attrs) => pool(l, node, attrs),
         Op::GlobalPool(kind) => {
-            let x = l.get(
-                node.input(0).expect("checked"),
-                &channels_last(out_shape.len()),
-            )?;
+            let x = l.get(l.required(node, 0)?, &channels_last(out_shape.len()))?;
             let phys = x.physical();
             let (batch, channels) = (phys[0], phys[phys.len() - 1]);
             let spatial = phys[1..phys.len() - 1].iter().product();
@@ -63,7 +60,7 @@ pub(super) fn lower_node(l: &mut Lowerer<'_>, node: &Node) -> Result<(), Compile
         } => {
             let axis = *axis as usize;
             let x = if *coerce_2d {
-                l.get(node.input(0).expect("checked"), &identity(out_shape.len()))?
+                l.get(l.required(node, 0)?, &identity(out_shape.len()))?
             } else {
                 l.input_as_is(node, 0)?.1
             };
@@ -99,8 +96,8 @@ pub(super) fn lower_node(l: &mut Lowerer<'_>, node: &Node) -> Result<(), Compile
         }
         Op::Reshape { .. } => {
             let x = l.get(
-                node.input(0).expect("checked"),
-                &identity(l.g.shape(node.input(0).expect("checked")).len()),
+                l.required(node, 0)?,
+                &identity(l.g.shape(l.required(node, 0)?).len()),
             )?;
             l.define(
                 out,
@@ -279,10 +276,7 @@ fn narrow(
 }
 
 fn conv(l: &mut Lowerer<'_>, node: &Node, a: &ConvAttrs) -> Result<(), CompileError> {
-    let (x_id, w_id) = (
-        node.input(0).expect("checked"),
-        node.input(1).expect("checked"),
-    );
+    let (x_id, w_id) = (l.required(node, 0)?, l.required(node, 1)?);
     let rank = l.g.shape(x_id).len();
     let x = l.get(x_id, &channels_last(rank))?;
     // Weights [M, C/g, k..] are stored [M, k.., C/g]: the same permutation as activations.
@@ -346,7 +340,7 @@ pub(super) fn conv_geometry(
 }
 
 fn pool(l: &mut Lowerer<'_>, node: &Node, a: &PoolAttrs) -> Result<(), CompileError> {
-    let x_id = node.input(0).expect("checked");
+    let x_id = l.required(node, 0)?;
     let rank = l.g.shape(x_id).len();
     let x = l.get(x_id, &channels_last(rank))?;
     let out_shape = l.g.shape(node.outputs[0]).to_vec();
@@ -395,9 +389,9 @@ pub(super) fn pool_geometry(
 }
 
 fn linear(l: &mut Lowerer<'_>, node: &Node, act: Activation) -> Result<(), CompileError> {
-    let x_id = node.input(0).expect("checked");
+    let x_id = l.required(node, 0)?;
     let x = l.get(x_id, &identity(l.g.shape(x_id).len()))?;
-    let w_id = node.input(1).expect("checked");
+    let w_id = l.required(node, 1)?;
     // W is [K, N]; the kernel reads one output's weights contiguously: store [N, K].
     let w = l.get(w_id, &[1, 0])?;
     let bias = match node.input(2) {
@@ -422,10 +416,7 @@ fn linear(l: &mut Lowerer<'_>, node: &Node, act: Activation) -> Result<(), Compi
 }
 
 fn matmul(l: &mut Lowerer<'_>, node: &Node) -> Result<(), CompileError> {
-    let (a_id, b_id) = (
-        node.input(0).expect("checked"),
-        node.input(1).expect("checked"),
-    );
+    let (a_id, b_id) = (l.required(node, 0)?, l.required(node, 1)?);
     let a = l.get(a_id, &identity(l.g.shape(a_id).len()))?;
     let b = l.get(b_id, &identity(l.g.shape(b_id).len()))?;
     let out_shape = l.g.shape(node.outputs[0]).to_vec();
@@ -467,10 +458,7 @@ fn binary(
 ) -> Result<(), CompileError> {
     let out_shape = l.g.shape(node.outputs[0]).to_vec();
     let rank = out_shape.len();
-    let ids = [
-        node.input(0).expect("checked"),
-        node.input(1).expect("checked"),
-    ];
+    let ids = [l.required(node, 0)?, l.required(node, 1)?];
     let chosen = l.common_layout(&ids, rank);
     let mut operands = Vec::new();
     for &id in &ids {
