@@ -70,41 +70,53 @@ fn requant(l: &mut Lowerer<'_>, real: &[f64]) -> Requant {
 }
 
 /// `value` as int8 in layout `perm`: a run-time tensor, or a constant quantized with its own
+/// `value` as int8 in layout `perm`: a run-time tensor, or a constant quantized with its own
 /// parameters (exact integers when it came from a DequantizeLinear).
 pub(super) fn get_int8(
     l: &mut Lowerer<'_>,
     value: ValueId,
     perm: &[usize],
 ) -> Result<Lowered, CompileError> {
-    let Some(t) = l.g.konst(value).cloned() else {
-        let x = l.get(value, perm)?;
-        if x.dtype != DType::I8 {
-            return Err(l.fail(format!("'{}' is not int8", l.g.values[value].name)));
-        }
-        return Ok(x);
-    };
+    if let Some(t) = l.g.konst(value) {
+        let shape = t.shape.clone();
+        return constant_int8(l, value, &shape, perm);
+    }
+    let x = l.get(value, perm)?;
+    if x.dtype != DType::I8 {
+        return Err(l.fail(format!("'{}' is not int8", l.g.values[value].name)));
+    }
+    Ok(x)
+}
+
+/// The constant `value` viewed with `shape` (its own, or with leading unit axes) as int8 in
+/// layout `perm`.
+pub(super) fn constant_int8(
+    l: &mut Lowerer<'_>,
+    value: ValueId,
+    shape: &[usize],
+    perm: &[usize],
+) -> Result<Lowered, CompileError> {
     let q = params(l, value)?;
-    let ints = match l.g.values[value]
-        .quant
-        .as_ref()
-        .and_then(|q| q.ints.clone())
-    {
-        Some(ints) => ints.transposed(perm).to_i64(),
+    let v = &l.g.values[value];
+    let t = v.konst.as_ref().ok_or_else(|| l.fail("not a constant"))?;
+    let ints: Vec<i64> = match v.quant.as_ref().and_then(|q| q.ints.as_ref()) {
+        Some(ints) => ints.reshaped(shape.to_vec()).transposed(perm).to_i64(),
         None => t
+            .reshaped(shape.to_vec())
             .transposed(perm)
             .to_f32()
             .iter()
-            .map(|&v| i64::from(quantize(v, q)))
+            .map(|&x| i64::from(quantize(x, q)))
             .collect(),
     };
     let loc = l.add_weight(
         ints.iter()
-            .map(|&v| v.clamp(-128, 127) as i8 as u8)
+            .map(|&x| x.clamp(-128, 127) as i8 as u8)
             .collect(),
     );
     Ok(Lowered {
         loc,
-        shape: t.shape.clone(),
+        shape: shape.to_vec(),
         perm: perm.to_vec(),
         dtype: DType::I8,
         quant: Some(q),
@@ -359,26 +371,7 @@ fn binary(
     let rank = out_shape.len();
     let ids = [l.required(node, 0)?, l.required(node, 1)?];
     let chosen = l.common_layout(&ids, rank);
-    let mut operands = Vec::new();
-    for &id in &ids {
-        let dims = l.g.shape(id).to_vec();
-        let padded: Vec<usize> = std::iter::repeat_n(1, rank - dims.len())
-            .chain(dims.iter().copied())
-            .collect();
-        let lowered = if dims.len() == rank {
-            get_int8(l, id, &chosen)?
-        } else if super::layout::same_bytes(&padded, &identity(rank), &chosen) {
-            let base = get_int8(l, id, &identity(dims.len()))?;
-            Lowered {
-                shape: padded,
-                perm: chosen.clone(),
-                ..base
-            }
-        } else {
-            return Err(l.fail("broadcasting a lower-rank operand across a relaid-out tensor"));
-        };
-        operands.push(lowered);
-    }
+    let operands = l.broadcast_operands(&ids, rank, &chosen, true)?;
     let (aq, bq) = (
         operands[0].quant.expect("int8"),
         operands[1].quant.expect("int8"),

@@ -345,6 +345,57 @@ impl<'g> Lowerer<'g> {
             .unwrap_or(identity)
     }
 
+    /// The operands of a broadcasting element-wise operator, at the output's `rank` in layout
+    /// `chosen` (lower-rank operands get leading unit axes); int8 or float32.
+    fn broadcast_operands(
+        &mut self,
+        ids: &[ValueId],
+        rank: usize,
+        chosen: &[usize],
+        int8: bool,
+    ) -> Result<Vec<Lowered>, CompileError> {
+        let mut operands = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let dims = self.g.shape(id).to_vec();
+            let padded: Vec<usize> = std::iter::repeat_n(1, rank - dims.len())
+                .chain(dims.iter().copied())
+                .collect();
+            let lowered = if dims.len() == rank {
+                if int8 {
+                    int8::get_int8(self, id, chosen)?
+                } else {
+                    self.get(id, chosen)?
+                }
+            } else if let Some(t) = self.g.konst(id) {
+                // A lower-rank constant is stored at full rank in the chosen layout.
+                if int8 {
+                    int8::constant_int8(self, id, &padded, chosen)?
+                } else {
+                    let data = t.reshaped(padded.clone()).transposed(chosen).to_f32();
+                    Lowered::f32(self.weight_f32(&data), padded, chosen.to_vec())
+                }
+            } else if layout::same_bytes(&padded, &layout::identity(rank), chosen) {
+                let identity = layout::identity(dims.len());
+                let base = if int8 {
+                    int8::get_int8(self, id, &identity)?
+                } else {
+                    self.get(id, &identity)?
+                };
+                Lowered {
+                    shape: padded,
+                    perm: chosen.to_vec(),
+                    ..base
+                }
+            } else {
+                return Err(self.fail(
+                    "broadcasting a lower-rank run-time operand across a relaid-out tensor",
+                ));
+            };
+            operands.push(lowered);
+        }
+        Ok(operands)
+    }
+
     /// Input `i` of `node`, which inference guarantees is present.
     fn required(&self, node: &Node, i: usize) -> Result<ValueId, CompileError> {
         node.input(i)

@@ -460,32 +460,7 @@ fn binary(
     let rank = out_shape.len();
     let ids = [l.required(node, 0)?, l.required(node, 1)?];
     let chosen = l.common_layout(&ids, rank);
-    let mut operands = Vec::new();
-    for &id in &ids {
-        let dims = l.g.shape(id).to_vec();
-        let padded: Vec<usize> = std::iter::repeat_n(1, rank - dims.len())
-            .chain(dims.iter().copied())
-            .collect();
-        let lowered = if dims.len() == rank {
-            l.get(id, &chosen)?
-        } else if let Some(t) = l.g.konst(id) {
-            // Lower-rank constant: stored at full rank in the chosen layout.
-            let data = t.reshaped(padded.clone()).transposed(&chosen).to_f32();
-            Lowered::f32(l.weight_f32(&data), padded, chosen.clone())
-        } else if layout::same_bytes(&padded, &identity(rank), &chosen) {
-            let base = l.get(id, &identity(dims.len()))?;
-            Lowered {
-                shape: padded,
-                perm: chosen.clone(),
-                ..base
-            }
-        } else {
-            return Err(
-                l.fail("broadcasting a lower-rank run-time operand across a relaid-out tensor")
-            );
-        };
-        operands.push(lowered);
-    }
+    let operands = l.broadcast_operands(&ids, rank, &chosen, false)?;
     let y = l.fresh(&out_shape, chosen.clone());
     let phys = |t: &Lowered| shape(&t.physical());
     let op = OpKind::Binary(Binary {
