@@ -1,6 +1,9 @@
 //! Verification of the float and data-movement operators.
 
-use super::{Check, Spaces, disjoint, disjoint_or_same, elements, ensure, product, window_out};
+use super::{
+    Check, Spaces, conv_buffers, dense_buffers, disjoint, disjoint_or_same, elements, ensure,
+    layer, product, window_out,
+};
 use crate::format::{
     Binary, Conv2d, ConvGeometry, Copy, Dense, GlobalPool, MAX_RANK, MatMul, Pad, Pool2d,
     PoolGeometry, Shape, Softmax, Space, Transpose, Unary,
@@ -43,47 +46,23 @@ pub(super) fn conv_geometry(g: &ConvGeometry) -> Check {
 }
 
 pub(super) fn conv2d(op: &Conv2d, s: &Spaces) -> Check {
-    let g = &op.geom;
-    conv_geometry(g)?;
-    s.buf(
-        op.input,
+    conv_geometry(&op.geom)?;
+    layer(
+        s,
+        &conv_buffers(&op.geom, op.input, op.weights, op.bias, op.output),
         DType::F32,
-        product(&[g.batch, g.in_h, g.in_w, g.in_c]),
-    )?;
-    s.buf(
-        op.weights,
         DType::F32,
-        product(&[g.out_c, g.kernel_h, g.kernel_w, g.in_c / g.groups]),
-    )?;
-    s.out(
-        op.output,
-        DType::F32,
-        product(&[g.batch, g.out_h, g.out_w, g.out_c]),
-    )?;
-    disjoint(op.input, op.output)?;
-    disjoint(op.weights, op.output)?;
-    if let Some(bias) = op.bias {
-        s.buf(bias, DType::F32, Some(u64::from(g.out_c)))?;
-        disjoint(bias, op.output)?;
-    }
-    Ok(())
+    )
 }
 
 pub(super) fn dense(op: &Dense, s: &Spaces) -> Check {
-    s.buf(op.input, DType::F32, product(&[op.rows, op.in_features]))?;
-    s.buf(
-        op.weights,
+    let bufs = [op.input, op.weights, op.output];
+    layer(
+        s,
+        &dense_buffers(op.rows, op.in_features, op.out_features, bufs, op.bias),
         DType::F32,
-        product(&[op.out_features, op.in_features]),
-    )?;
-    s.out(op.output, DType::F32, product(&[op.rows, op.out_features]))?;
-    disjoint(op.input, op.output)?;
-    disjoint(op.weights, op.output)?;
-    if let Some(bias) = op.bias {
-        s.buf(bias, DType::F32, Some(u64::from(op.out_features)))?;
-        disjoint(bias, op.output)?;
-    }
-    Ok(())
+        DType::F32,
+    )
 }
 
 /// Equal ranks and every operand dimension equal to the output's or 1, over `dims` axes.

@@ -2,7 +2,10 @@
 //! tables of one or one-per-channel entries, zero points within int8.
 
 use super::float::{broadcasts, conv_geometry, pool_geometry};
-use super::{Check, Spaces, disjoint, disjoint_or_same, elements, ensure, product};
+use super::{
+    Check, Spaces, conv_buffers, dense_buffers, disjoint, disjoint_or_same, elements, ensure,
+    layer, product,
+};
 use crate::format::{
     BinaryI8, Conv2dI8, DenseI8, Dequantize, GlobalPoolI8, LookupI8, MAX_RANK, Pool2dI8, Quantize,
     Requant, RequantizeI8, SoftmaxI8,
@@ -17,74 +20,39 @@ fn activation(lo: i8, hi: i8) -> Check {
     ensure(lo <= hi, OpFault::BadParameter)
 }
 
-fn requant(r: &Requant, channels: u32, s: &Spaces) -> Check {
+/// Requantization tables of one or one-per-channel entries, apart from the output.
+fn requantization(r: &Requant, channels: u32, output: crate::format::Buf, s: &Spaces) -> Check {
     let n = u64::from(r.multipliers.bytes) / 4;
     ensure(n == 1 || n == u64::from(channels), OpFault::BadShape)?;
     s.buf(r.multipliers, DType::I32, Some(n))?;
-    s.buf(r.shifts, DType::I8, Some(n))
+    s.buf(r.shifts, DType::I8, Some(n))?;
+    disjoint(r.multipliers, output)?;
+    disjoint(r.shifts, output)
 }
 
 pub(super) fn conv2d(op: &Conv2dI8, s: &Spaces) -> Check {
-    let g = &op.geom;
-    conv_geometry(g)?;
-    s.buf(
-        op.input,
+    conv_geometry(&op.geom)?;
+    layer(
+        s,
+        &conv_buffers(&op.geom, op.input, op.weights, op.bias, op.output),
         DType::I8,
-        product(&[g.batch, g.in_h, g.in_w, g.in_c]),
+        DType::I32,
     )?;
-    s.buf(
-        op.weights,
-        DType::I8,
-        product(&[g.out_c, g.kernel_h, g.kernel_w, g.in_c / g.groups]),
-    )?;
-    s.out(
-        op.output,
-        DType::I8,
-        product(&[g.batch, g.out_h, g.out_w, g.out_c]),
-    )?;
-    requant(&op.requant, g.out_c, s)?;
-    for input in [
-        op.input,
-        op.weights,
-        op.requant.multipliers,
-        op.requant.shifts,
-    ]
-    .into_iter()
-    .chain(op.bias)
-    {
-        disjoint(input, op.output)?;
-    }
-    if let Some(bias) = op.bias {
-        s.buf(bias, DType::I32, Some(u64::from(g.out_c)))?;
-    }
+    requantization(&op.requant, op.geom.out_c, op.output, s)?;
     zero_point(op.input_zp)?;
     zero_point(op.output_zp)?;
     activation(op.act_min, op.act_max)
 }
 
 pub(super) fn dense(op: &DenseI8, s: &Spaces) -> Check {
-    s.buf(op.input, DType::I8, product(&[op.rows, op.in_features]))?;
-    s.buf(
-        op.weights,
+    let bufs = [op.input, op.weights, op.output];
+    layer(
+        s,
+        &dense_buffers(op.rows, op.in_features, op.out_features, bufs, op.bias),
         DType::I8,
-        product(&[op.out_features, op.in_features]),
+        DType::I32,
     )?;
-    s.out(op.output, DType::I8, product(&[op.rows, op.out_features]))?;
-    requant(&op.requant, op.out_features, s)?;
-    for input in [
-        op.input,
-        op.weights,
-        op.requant.multipliers,
-        op.requant.shifts,
-    ]
-    .into_iter()
-    .chain(op.bias)
-    {
-        disjoint(input, op.output)?;
-    }
-    if let Some(bias) = op.bias {
-        s.buf(bias, DType::I32, Some(u64::from(op.out_features)))?;
-    }
+    requantization(&op.requant, op.out_features, op.output, s)?;
     zero_point(op.input_zp)?;
     zero_point(op.output_zp)?;
     activation(op.act_min, op.act_max)

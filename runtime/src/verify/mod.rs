@@ -48,6 +48,68 @@ impl Spaces {
     }
 }
 
+/// The buffers of a convolution or fully connected layer: `input`, `weights` and `output` of
+/// `data` elements (counts given), an optional `bias` of `bias_type` per output channel, none
+/// overlapping the output.
+struct LayerBuffers {
+    input: (Buf, Option<u64>),
+    weights: (Buf, Option<u64>),
+    output: (Buf, Option<u64>),
+    bias: Option<Buf>,
+    channels: u32,
+}
+
+fn layer(s: &Spaces, l: &LayerBuffers, data: DType, bias_type: DType) -> Check {
+    s.buf(l.input.0, data, l.input.1)?;
+    s.buf(l.weights.0, data, l.weights.1)?;
+    s.out(l.output.0, data, l.output.1)?;
+    disjoint(l.input.0, l.output.0)?;
+    disjoint(l.weights.0, l.output.0)?;
+    if let Some(bias) = l.bias {
+        s.buf(bias, bias_type, Some(u64::from(l.channels)))?;
+        disjoint(bias, l.output.0)?;
+    }
+    Ok(())
+}
+
+/// [`LayerBuffers`] of a convolution.
+fn conv_buffers(
+    g: &crate::format::ConvGeometry,
+    input: Buf,
+    weights: Buf,
+    bias: Option<Buf>,
+    output: Buf,
+) -> LayerBuffers {
+    LayerBuffers {
+        input: (input, product(&[g.batch, g.in_h, g.in_w, g.in_c])),
+        weights: (
+            weights,
+            product(&[g.out_c, g.kernel_h, g.kernel_w, g.in_c / g.groups.max(1)]),
+        ),
+        output: (output, product(&[g.batch, g.out_h, g.out_w, g.out_c])),
+        bias,
+        channels: g.out_c,
+    }
+}
+
+/// [`LayerBuffers`] of a fully connected layer.
+fn dense_buffers(
+    rows: u32,
+    in_features: u32,
+    out_features: u32,
+    bufs: [Buf; 3],
+    bias: Option<Buf>,
+) -> LayerBuffers {
+    let [input, weights, output] = bufs;
+    LayerBuffers {
+        input: (input, product(&[rows, in_features])),
+        weights: (weights, product(&[out_features, in_features])),
+        output: (output, product(&[rows, out_features])),
+        bias,
+        channels: out_features,
+    }
+}
+
 fn disjoint(input: Buf, output: Buf) -> Check {
     if input.overlaps(&output) {
         Err(OpFault::Overlap)
