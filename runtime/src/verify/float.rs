@@ -5,7 +5,7 @@ use super::{
     layer, product, window_out,
 };
 use crate::format::{
-    Binary, Conv2d, ConvGeometry, Copy, Dense, GlobalPool, MAX_RANK, MatMul, Pad, Pool2d,
+    Binary, Buf, Conv2d, ConvGeometry, Copy, Dense, GlobalPool, MAX_RANK, MatMul, Pad, Pool2d,
     PoolGeometry, Shape, Softmax, Space, Transpose, Unary,
 };
 use crate::{DType, OpFault};
@@ -100,21 +100,34 @@ pub(super) fn matmul(op: &MatMul, s: &Spaces) -> Check {
     disjoint(op.b, op.output)
 }
 
-pub(super) fn binary(op: &Binary, s: &Spaces) -> Check {
+/// The operands and output of a broadcasting element-wise operator, all of `dtype`: each
+/// operand broadcasts to the output and may share the output's buffer only when equal in shape.
+pub(super) fn element_wise(
+    s: &Spaces,
+    dtype: DType,
+    [a, b, output]: [Buf; 3],
+    [a_shape, b_shape, out_shape]: [&Shape; 3],
+) -> Check {
     let all = 0..MAX_RANK;
     ensure(
-        broadcasts(&op.a_shape, &op.out_shape, all.clone()),
+        broadcasts(a_shape, out_shape, all.clone()),
         OpFault::BadShape,
     )?;
-    ensure(
-        broadcasts(&op.b_shape, &op.out_shape, all),
-        OpFault::BadShape,
-    )?;
-    s.buf(op.a, DType::F32, elements(&op.a_shape))?;
-    s.buf(op.b, DType::F32, elements(&op.b_shape))?;
-    s.out(op.output, DType::F32, elements(&op.out_shape))?;
-    disjoint_or_same(op.a, op.output, op.a_shape == op.out_shape)?;
-    disjoint_or_same(op.b, op.output, op.b_shape == op.out_shape)
+    ensure(broadcasts(b_shape, out_shape, all), OpFault::BadShape)?;
+    s.buf(a, dtype, elements(a_shape))?;
+    s.buf(b, dtype, elements(b_shape))?;
+    s.out(output, dtype, elements(out_shape))?;
+    disjoint_or_same(a, output, a_shape == out_shape)?;
+    disjoint_or_same(b, output, b_shape == out_shape)
+}
+
+pub(super) fn binary(op: &Binary, s: &Spaces) -> Check {
+    element_wise(
+        s,
+        DType::F32,
+        [op.a, op.b, op.output],
+        [&op.a_shape, &op.b_shape, &op.out_shape],
+    )
 }
 
 pub(super) fn unary(op: &Unary, s: &Spaces) -> Check {

@@ -1,14 +1,13 @@
 //! Verification of the integer operators: buffer sizes by element type, requantization
 //! tables of one or one-per-channel entries, zero points within int8.
 
-use super::float::{broadcasts, conv_geometry, pool_geometry};
+use super::float::{conv_geometry, element_wise, pool_geometry};
 use super::{
-    Check, Spaces, conv_buffers, dense_buffers, disjoint, disjoint_or_same, elements, ensure,
-    layer, product,
+    Check, Spaces, conv_buffers, dense_buffers, disjoint, disjoint_or_same, ensure, layer, product,
 };
 use crate::format::{
-    BinaryI8, Conv2dI8, DenseI8, Dequantize, GlobalPoolI8, LookupI8, MAX_RANK, Pool2dI8, Quantize,
-    Requant, RequantizeI8, SoftmaxI8,
+    BinaryI8, Conv2dI8, DenseI8, Dequantize, GlobalPoolI8, LookupI8, Pool2dI8, Quantize, Requant,
+    RequantizeI8, SoftmaxI8,
 };
 use crate::{DType, OpFault};
 
@@ -59,20 +58,12 @@ pub(super) fn dense(op: &DenseI8, s: &Spaces) -> Check {
 }
 
 pub(super) fn binary(op: &BinaryI8, s: &Spaces) -> Check {
-    let all = 0..MAX_RANK;
-    ensure(
-        broadcasts(&op.a_shape, &op.out_shape, all.clone()),
-        OpFault::BadShape,
+    element_wise(
+        s,
+        DType::I8,
+        [op.a, op.b, op.output],
+        [&op.a_shape, &op.b_shape, &op.out_shape],
     )?;
-    ensure(
-        broadcasts(&op.b_shape, &op.out_shape, all),
-        OpFault::BadShape,
-    )?;
-    s.buf(op.a, DType::I8, elements(&op.a_shape))?;
-    s.buf(op.b, DType::I8, elements(&op.b_shape))?;
-    s.out(op.output, DType::I8, elements(&op.out_shape))?;
-    disjoint_or_same(op.a, op.output, op.a_shape == op.out_shape)?;
-    disjoint_or_same(op.b, op.output, op.b_shape == op.out_shape)?;
     op.zero_points.iter().try_for_each(|&zp| zero_point(zp))?;
     ensure(op.left_shift <= 20, OpFault::BadParameter)?;
     activation(op.act_min, op.act_max)
