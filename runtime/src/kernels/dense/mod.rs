@@ -16,6 +16,27 @@ pub struct DenseShape {
     pub out_features: u32,
 }
 
+impl DenseShape {
+    /// Whether buffers of these lengths (in elements) fit this layer.
+    fn check_lengths(
+        self,
+        input: usize,
+        weights: usize,
+        bias: Option<usize>,
+        output: usize,
+    ) -> Result<(), LengthMismatch> {
+        let Self {
+            rows,
+            in_features,
+            out_features,
+        } = self;
+        expect_len(input, product(&[rows, in_features]))?;
+        expect_len(weights, product(&[out_features, in_features]))?;
+        expect_len(output, product(&[rows, out_features]))?;
+        bias.map_or(Ok(()), |len| expect_len(len, product(&[out_features])))
+    }
+}
+
 /// `output[r][o] = act(bias[o] + sum_i input[r][i] * weights[o][i])`.
 pub fn dense_f32(
     shape: DenseShape,
@@ -25,20 +46,15 @@ pub fn dense_f32(
     bias: Option<&[f32]>,
     output: &mut [f32],
 ) -> Result<(), LengthMismatch> {
-    let DenseShape {
-        rows,
-        in_features,
-        out_features,
-    } = shape;
-    expect_len(input.len(), product(&[rows, in_features]))?;
-    expect_len(weights.len(), product(&[out_features, in_features]))?;
-    expect_len(output.len(), product(&[rows, out_features]))?;
-    if let Some(b) = bias {
-        expect_len(b.len(), product(&[out_features]))?;
-    }
+    shape.check_lengths(
+        input.len(),
+        weights.len(),
+        bias.map(<[f32]>::len),
+        output.len(),
+    )?;
     reference::dense_f32(
-        in_features as usize,
-        out_features as usize,
+        shape.in_features as usize,
+        shape.out_features as usize,
         act,
         input,
         weights,
@@ -58,23 +74,18 @@ pub fn dense_i8(
     bias: Option<&[i32]>,
     output: &mut [i8],
 ) -> Result<(), LengthMismatch> {
-    let DenseShape {
-        rows,
-        in_features,
-        out_features,
-    } = shape;
-    if !q.fits(out_features) {
+    if !q.fits(shape.out_features) {
         return Err(LengthMismatch);
     }
-    expect_len(input.len(), product(&[rows, in_features]))?;
-    expect_len(weights.len(), product(&[out_features, in_features]))?;
-    expect_len(output.len(), product(&[rows, out_features]))?;
-    if let Some(b) = bias {
-        expect_len(b.len(), product(&[out_features]))?;
-    }
+    shape.check_lengths(
+        input.len(),
+        weights.len(),
+        bias.map(<[i32]>::len),
+        output.len(),
+    )?;
     reference::dense_i8(
-        in_features as usize,
-        out_features as usize,
+        shape.in_features as usize,
+        shape.out_features as usize,
         q,
         input,
         weights,

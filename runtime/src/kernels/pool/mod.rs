@@ -14,11 +14,7 @@ pub fn pool2d_f32(
     output: &mut [f32],
 ) -> Result<(), LengthMismatch> {
     let g = geom;
-    expect_len(input.len(), product(&[g.batch, g.in_h, g.in_w, g.channels]))?;
-    expect_len(
-        output.len(),
-        product(&[g.batch, g.out_h, g.out_w, g.channels]),
-    )?;
+    window_lengths(g, input.len(), output.len())?;
     reference::pool2d_f32(kind, g, input, output);
     Ok(())
 }
@@ -32,8 +28,7 @@ pub fn global_pool_f32(
     input: &[f32],
     output: &mut [f32],
 ) -> Result<(), LengthMismatch> {
-    expect_len(input.len(), product(&[batch, spatial, channels]))?;
-    expect_len(output.len(), product(&[batch, channels]))?;
+    global_lengths([batch, spatial, channels], input.len(), output.len())?;
     reference::global_pool_f32(kind, spatial as usize, channels as usize, input, output);
     Ok(())
 }
@@ -50,11 +45,7 @@ pub fn pool2d_i8(
     output: &mut [i8],
 ) -> Result<(), LengthMismatch> {
     let g = geom;
-    expect_len(input.len(), product(&[g.batch, g.in_h, g.in_w, g.channels]))?;
-    expect_len(
-        output.len(),
-        product(&[g.batch, g.out_h, g.out_w, g.channels]),
-    )?;
+    window_lengths(g, input.len(), output.len())?;
     reference::pool2d_i8(kind, g, zero_point, act, input, output);
     Ok(())
 }
@@ -68,8 +59,24 @@ pub fn global_pool_i8(
     input: &[i8],
     output: &mut [i8],
 ) -> Result<(), LengthMismatch> {
-    expect_len(input.len(), product(&[batch, spatial, channels]))?;
-    expect_len(output.len(), product(&[batch, channels]))?;
+    global_lengths([batch, spatial, channels], input.len(), output.len())?;
     reference::global_pool_i8(kind, spatial as usize, channels as usize, input, output);
     Ok(())
+}
+
+/// Whether buffers of these lengths (in elements) fit windowed pooling with `g`.
+fn window_lengths(g: &PoolGeometry, input: usize, output: usize) -> Result<(), LengthMismatch> {
+    expect_len(input, product(&[g.batch, g.in_h, g.in_w, g.channels]))?;
+    expect_len(output, product(&[g.batch, g.out_h, g.out_w, g.channels]))
+}
+
+/// Whether buffers of these lengths (in elements) fit global pooling of
+/// `[batch][spatial][channels]`.
+fn global_lengths(
+    [batch, spatial, channels]: [u32; 3],
+    input: usize,
+    output: usize,
+) -> Result<(), LengthMismatch> {
+    expect_len(input, product(&[batch, spatial, channels]))?;
+    expect_len(output, product(&[batch, channels]))
 }
