@@ -37,6 +37,20 @@ fn small_model(dir: &Path) -> PathBuf {
     path
 }
 
+/// [`small_model`] compiled with default flags to `dir/small.wtl`.
+fn compiled_small_model(dir: &Path) -> PathBuf {
+    let model = small_model(dir);
+    let wtl = dir.join("small.wtl");
+    let out = whittle(&[
+        "compile",
+        model.to_str().unwrap(),
+        "-o",
+        wtl.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    wtl
+}
+
 fn unsupported_model(dir: &Path) -> PathBuf {
     let mut g = GraphBuilder::new("bad", 13);
     let x = g.input("x", &[1, 2, 4, 4]);
@@ -165,18 +179,7 @@ fn unwritable_output_is_a_clear_error() {
 #[test]
 fn damaged_artifact_is_refused_by_inspect_and_run() {
     let dir = tempfile::tempdir().unwrap();
-    let model = small_model(dir.path());
-    let wtl = dir.path().join("small.wtl");
-    assert!(
-        whittle(&[
-            "compile",
-            model.to_str().unwrap(),
-            "-o",
-            wtl.to_str().unwrap()
-        ])
-        .status
-        .success()
-    );
+    let wtl = compiled_small_model(dir.path());
     let mut bytes = std::fs::read(&wtl).unwrap();
     let n = bytes.len();
     bytes[n / 2] ^= 0x10;
@@ -189,18 +192,7 @@ fn damaged_artifact_is_refused_by_inspect_and_run() {
 #[test]
 fn wrong_input_shape_names_both_shapes() {
     let dir = tempfile::tempdir().unwrap();
-    let model = small_model(dir.path());
-    let wtl = dir.path().join("small.wtl");
-    assert!(
-        whittle(&[
-            "compile",
-            model.to_str().unwrap(),
-            "-o",
-            wtl.to_str().unwrap()
-        ])
-        .status
-        .success()
-    );
+    let wtl = compiled_small_model(dir.path());
     let input = dir.path().join("x.npy");
     whittle::data::write_npy(&input, &Tensor::f32(vec![2, 5], vec![0.0; 10])).unwrap();
     let output = dir.path().join("y.npy");
