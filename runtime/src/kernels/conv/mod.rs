@@ -15,19 +15,11 @@ pub fn conv2d_f32(
     bias: Option<&[f32]>,
     output: &mut [f32],
 ) -> Result<(), LengthMismatch> {
-    let g = geom;
-    if g.groups == 0 || !g.in_c.is_multiple_of(g.groups) || !g.out_c.is_multiple_of(g.groups) {
-        return Err(LengthMismatch);
-    }
-    expect_len(input.len(), product(&[g.batch, g.in_h, g.in_w, g.in_c]))?;
-    expect_len(
-        weights.len(),
-        product(&[g.out_c, g.kernel_h, g.kernel_w, g.in_c / g.groups]),
+    check_lengths(
+        geom,
+        [input.len(), weights.len(), output.len()],
+        bias.map(<[f32]>::len),
     )?;
-    expect_len(output.len(), product(&[g.batch, g.out_h, g.out_w, g.out_c]))?;
-    if let Some(b) = bias {
-        expect_len(b.len(), product(&[g.out_c]))?;
-    }
     reference::conv2d_f32(geom, act, input, weights, bias, output);
     Ok(())
 }
@@ -67,23 +59,32 @@ pub fn conv2d_i8(
     bias: Option<&[i32]>,
     output: &mut [i8],
 ) -> Result<(), LengthMismatch> {
-    let g = geom;
-    if g.groups == 0
-        || !g.in_c.is_multiple_of(g.groups)
-        || !g.out_c.is_multiple_of(g.groups)
-        || !q.fits(g.out_c)
-    {
+    if !q.fits(geom.out_c) {
         return Err(LengthMismatch);
     }
-    expect_len(input.len(), product(&[g.batch, g.in_h, g.in_w, g.in_c]))?;
-    expect_len(
-        weights.len(),
-        product(&[g.out_c, g.kernel_h, g.kernel_w, g.in_c / g.groups]),
+    check_lengths(
+        geom,
+        [input.len(), weights.len(), output.len()],
+        bias.map(<[i32]>::len),
     )?;
-    expect_len(output.len(), product(&[g.batch, g.out_h, g.out_w, g.out_c]))?;
-    if let Some(b) = bias {
-        expect_len(b.len(), product(&[g.out_c]))?;
-    }
     reference::conv2d_i8(geom, q, input, weights, bias, output);
     Ok(())
+}
+
+/// Whether `g` has whole groups and buffers of these lengths (in elements) fit it.
+fn check_lengths(
+    g: &ConvGeometry,
+    [input, weights, output]: [usize; 3],
+    bias: Option<usize>,
+) -> Result<(), LengthMismatch> {
+    if g.groups == 0 || !g.in_c.is_multiple_of(g.groups) || !g.out_c.is_multiple_of(g.groups) {
+        return Err(LengthMismatch);
+    }
+    expect_len(input, product(&[g.batch, g.in_h, g.in_w, g.in_c]))?;
+    expect_len(
+        weights,
+        product(&[g.out_c, g.kernel_h, g.kernel_w, g.in_c / g.groups]),
+    )?;
+    expect_len(output, product(&[g.batch, g.out_h, g.out_w, g.out_c]))?;
+    bias.map_or(Ok(()), |len| expect_len(len, product(&[g.out_c])))
 }
