@@ -7,7 +7,7 @@ use crate::error::CompileError;
 use crate::ir::{ConvAttrs, Node, Op, PoolAttrs, Quant, ValueId};
 use whittle_runtime::DType;
 use whittle_runtime::format::{
-    Activation, BinaryI8, BinaryKind, BinaryKindI8, Conv2dI8, ConvGeometry, DenseI8, GlobalPoolI8,
+    Activation, BinaryI8, BinaryKind, BinaryKindI8, Conv2dI8, ConvGeometry, DenseI8, GlobalPool,
     LookupI8, OpKind, Pool2dI8, PoolGeometry, Requant, RequantizeI8, SoftmaxI8, TensorQuant,
 };
 use whittle_runtime::kernels::fixedpoint::quantize_multiplier;
@@ -462,7 +462,7 @@ fn global_pool(
     let phys = x.physical();
     let out_shape = l.g.shape(out).to_vec();
     let y = l.fresh_typed(&out_shape, identity(out_shape.len()), DType::I8, Some(xq));
-    let op = OpKind::GlobalPoolI8(GlobalPoolI8 {
+    let op = OpKind::GlobalPoolI8(GlobalPool {
         kind,
         input: placeholder(x.loc, x.bytes()),
         output: placeholder(y.loc, y.bytes()),

@@ -135,24 +135,6 @@ pub struct Pool2dI8 {
     pub act_max: i8,
 }
 
-/// int8 global pooling `[batch][spatial][channels]` -> `[batch][channels]`; input and output
-/// share scale and zero point.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct GlobalPoolI8 {
-    /// Max or average.
-    pub kind: PoolKind,
-    /// Input.
-    pub input: Buf,
-    /// Output.
-    pub output: Buf,
-    /// Batch size.
-    pub batch: u32,
-    /// Product of the spatial dimensions.
-    pub spatial: u32,
-    /// Channels.
-    pub channels: u32,
-}
-
 /// int8 softmax over the middle axis of `[outer][axis][inner]`, output scale 1/256 and zero
 /// point -128. `table[d - 1]` (u16) is `exp(-d * input_scale)` in Q16 for `d` in `1..=n`
 /// (`n <= 255`), built by the compiler for the input's scale; `d = 0` is 65536 and `d > n`

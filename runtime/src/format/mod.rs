@@ -19,8 +19,8 @@ mod section;
 
 pub use header::{Header, IoDesc, TensorDesc, TensorQuant, WeightLayout};
 pub use int8::{
-    BinaryI8, BinaryKindI8, Conv2dI8, DenseI8, Dequantize, GlobalPoolI8, LookupI8, Pool2dI8,
-    Quantize, Requant, RequantizeI8, SoftmaxI8,
+    BinaryI8, BinaryKindI8, Conv2dI8, DenseI8, Dequantize, LookupI8, Pool2dI8, Quantize, Requant,
+    RequantizeI8, SoftmaxI8,
 };
 pub use ops::{OpDesc, OpKind};
 pub use params::{

@@ -49,8 +49,8 @@ pub enum OpKind {
     BinaryI8(BinaryI8),
     /// Max or average pooling, NHWC, int8.
     Pool2dI8(Pool2dI8),
-    /// Global max or average pooling, int8.
-    GlobalPoolI8(GlobalPoolI8),
+    /// Global max or average pooling, int8 (input and output share scale and zero point).
+    GlobalPoolI8(GlobalPool),
     /// Softmax, int8 in, int8 out (scale 1/256).
     SoftmaxI8(SoftmaxI8),
     /// Table lookup, int8 -> int8.

@@ -166,29 +166,39 @@ pub(super) fn pool_geometry(g: &PoolGeometry) -> Check {
     )
 }
 
-pub(super) fn pool2d(op: &Pool2d, s: &Spaces) -> Check {
-    let g = &op.geom;
+/// The geometry and buffers of windowed pooling over `dtype` elements.
+pub(super) fn pool_buffers(
+    s: &Spaces,
+    dtype: DType,
+    g: &PoolGeometry,
+    [input, output]: [Buf; 2],
+) -> Check {
     pool_geometry(g)?;
     s.buf(
-        op.input,
-        DType::F32,
+        input,
+        dtype,
         product(&[g.batch, g.in_h, g.in_w, g.channels]),
     )?;
     s.out(
-        op.output,
-        DType::F32,
+        output,
+        dtype,
         product(&[g.batch, g.out_h, g.out_w, g.channels]),
     )?;
-    disjoint(op.input, op.output)
+    disjoint(input, output)
 }
 
-pub(super) fn global_pool(op: &GlobalPool, s: &Spaces) -> Check {
+pub(super) fn pool2d(op: &Pool2d, s: &Spaces) -> Check {
+    pool_buffers(s, DType::F32, &op.geom, [op.input, op.output])
+}
+
+/// Global pooling over `dtype` elements.
+pub(super) fn global_pool(op: &GlobalPool, dtype: DType, s: &Spaces) -> Check {
     s.buf(
         op.input,
-        DType::F32,
+        dtype,
         product(&[op.batch, op.spatial, op.channels]),
     )?;
-    s.out(op.output, DType::F32, product(&[op.batch, op.channels]))?;
+    s.out(op.output, dtype, product(&[op.batch, op.channels]))?;
     disjoint(op.input, op.output)
 }
 

@@ -1,13 +1,13 @@
 //! Verification of the integer operators: buffer sizes by element type, requantization
 //! tables of one or one-per-channel entries, zero points within int8.
 
-use super::float::{conv_geometry, element_wise, pool_geometry};
+use super::float::{conv_geometry, element_wise, pool_buffers};
 use super::{
     Check, Spaces, conv_buffers, dense_buffers, disjoint, disjoint_or_same, ensure, layer, product,
 };
 use crate::format::{
-    BinaryI8, Conv2dI8, DenseI8, Dequantize, GlobalPoolI8, LookupI8, Pool2dI8, Quantize, Requant,
-    RequantizeI8, SoftmaxI8,
+    BinaryI8, Conv2dI8, DenseI8, Dequantize, LookupI8, Pool2dI8, Quantize, Requant, RequantizeI8,
+    SoftmaxI8,
 };
 use crate::{DType, OpFault};
 
@@ -70,31 +70,9 @@ pub(super) fn binary(op: &BinaryI8, s: &Spaces) -> Check {
 }
 
 pub(super) fn pool2d(op: &Pool2dI8, s: &Spaces) -> Check {
-    let g = &op.geom;
-    pool_geometry(g)?;
-    s.buf(
-        op.input,
-        DType::I8,
-        product(&[g.batch, g.in_h, g.in_w, g.channels]),
-    )?;
-    s.out(
-        op.output,
-        DType::I8,
-        product(&[g.batch, g.out_h, g.out_w, g.channels]),
-    )?;
-    disjoint(op.input, op.output)?;
+    pool_buffers(s, DType::I8, &op.geom, [op.input, op.output])?;
     zero_point(op.zero_point)?;
     activation(op.act_min, op.act_max)
-}
-
-pub(super) fn global_pool(op: &GlobalPoolI8, s: &Spaces) -> Check {
-    s.buf(
-        op.input,
-        DType::I8,
-        product(&[op.batch, op.spatial, op.channels]),
-    )?;
-    s.out(op.output, DType::I8, product(&[op.batch, op.channels]))?;
-    disjoint(op.input, op.output)
 }
 
 pub(super) fn softmax(op: &SoftmaxI8, s: &Spaces) -> Check {
