@@ -9,8 +9,20 @@ use whittle_tests::workspace_root;
 
 const TARGET: &str = "thumbv7m-none-eabi";
 
-/// Builds the probe firmware and returns the names of the functions in the image.
-fn probe_symbols(control: bool) -> Vec<String> {
+/// The probe's never-inlined callers, one per int8 kernel family.
+const PROBES: [&str; 8] = [
+    "probe_conv2d_i8",
+    "probe_dense_i8",
+    "probe_binary_i8",
+    "probe_pool_i8",
+    "probe_softmax_i8",
+    "probe_lookup_i8",
+    "probe_requantize_i8",
+    "probe_copy_blocks",
+];
+
+/// Builds the probe firmware and returns the names and sizes of the symbols in the image.
+fn probe_symbols(control: bool) -> Vec<(String, u64)> {
     let root = workspace_root();
     let target_dir = root
         .join("target/nofpu")
@@ -40,12 +52,12 @@ fn probe_symbols(control: bool) -> Vec<String> {
     let bytes = std::fs::read(&image).unwrap_or_else(|e| panic!("{}: {e}", image.display()));
     let file = object::File::parse(&*bytes).expect("an ELF image");
     file.symbols()
-        .filter_map(|s| s.name().ok().map(str::to_string))
+        .filter_map(|s| s.name().ok().map(|name| (name.to_string(), s.size())))
         .collect()
 }
 
 /// Soft-float entry points of compiler-builtins (AEABI and libgcc names) and libm.
-fn soft_float(symbols: &[String]) -> Vec<&String> {
+fn soft_float(symbols: &[(String, u64)]) -> Vec<&String> {
     let patterns = [
         "__aeabi_f",
         "__aeabi_d",
@@ -60,17 +72,26 @@ fn soft_float(symbols: &[String]) -> Vec<&String> {
     ];
     symbols
         .iter()
-        .filter(|s| patterns.iter().any(|p| s.contains(p)))
+        .map(|(name, _)| name)
+        .filter(|name| patterns.iter().any(|p| name.contains(p)))
         .collect()
 }
 
 #[test]
 fn int8_kernels_link_no_soft_float() {
     let symbols = probe_symbols(false);
-    assert!(
-        symbols.iter().any(|s| s.contains("conv2d_i8")),
-        "the probe does not contain the int8 kernels"
-    );
+    for probe in PROBES {
+        let size = symbols
+            .iter()
+            .filter(|(name, _)| name.contains(probe))
+            .map(|&(_, size)| size)
+            .max();
+        // A caller whose kernel call was optimized away would shrink to a bare return.
+        assert!(
+            size.is_some_and(|size| size >= 8),
+            "the probe image lacks {probe} or it is empty (size {size:?})"
+        );
+    }
     let float = soft_float(&symbols);
     assert!(
         float.is_empty(),

@@ -70,40 +70,49 @@ fn pool_geometry() -> PoolGeometry {
     }
 }
 
-#[unsafe(no_mangle)]
-pub extern "C" fn reset() -> ! {
-    // SAFETY: the probe is single-threaded and never runs; these are the only references to
-    // the statics while they live.
-    let (input, output, wide, table, lut) = unsafe {
-        (
-            &*core::ptr::addr_of!(INPUT),
-            &mut *core::ptr::addr_of_mut!(OUTPUT),
-            &*core::ptr::addr_of!(WIDE),
-            &*core::ptr::addr_of!(TABLE),
-            &*core::ptr::addr_of!(LUT),
-        )
-    };
-    let n = opaque(20) as usize % 64;
-    let shifts = [opaque(21) as i8; 4];
-    let q = QuantOut {
-        input_zp: opaque(22) as i32,
-        output_zp: opaque(23) as i32,
-        multipliers: &wide[..4],
-        shifts: &shifts,
-        act_min: -128,
-        act_max: 127,
-    };
-    let _ = kernels::conv::conv2d_i8(&conv_geometry(), &q, input, input, Some(&wide[..]), output);
+/// The probe's buffers, borrowed once.
+struct Buffers {
+    input: &'static [i8; 64],
+    output: &'static mut [i8; 64],
+    wide: &'static [i32; 16],
+    table: &'static [u16; 16],
+    lut: &'static [i8; 256],
+}
+
+// Each kernel is called from its own never-inlined `probe_*` function so that the image keeps
+// one symbol per kernel: the test checks they are all present, whatever LTO inlines below them.
+
+#[inline(never)]
+fn probe_conv2d_i8(b: &mut Buffers, q: &QuantOut<'_>) {
+    let _ = kernels::conv::conv2d_i8(
+        &conv_geometry(),
+        q,
+        b.input,
+        b.input,
+        Some(&b.wide[..]),
+        b.output,
+    );
+}
+
+#[inline(never)]
+fn probe_dense_i8(b: &mut Buffers, q: &QuantOut<'_>) {
     let shape = DenseShape {
         rows: opaque(1),
         in_features: opaque(2),
         out_features: opaque(3),
     };
-    let _ = kernels::dense::dense_i8(shape, &q, input, input, Some(&wide[..]), output);
-    let s =
-        Shape::new(&[opaque(4), opaque(5)]).unwrap_or(Shape::new(&[]).unwrap_or_else(|| loop {}));
+    let _ = kernels::dense::dense_i8(shape, q, b.input, b.input, Some(&b.wide[..]), b.output);
+}
+
+#[inline(never)]
+fn probe_binary_i8(b: &mut Buffers, n: usize) {
+    let s = Shape::new(&[opaque(4), opaque(5)]).unwrap_or(Shape::new(&[]).unwrap_or_else(|| {
+        loop {
+            core::hint::spin_loop()
+        }
+    }));
     for kind in [BinaryKindI8::Add, BinaryKindI8::Sub, BinaryKindI8::Mul] {
-        let b = QuantBinary {
+        let params = QuantBinary {
             kind,
             zero_points: [opaque(6) as i32; 3],
             a_scale: (opaque(7) as i32, opaque(8) as i32),
@@ -114,13 +123,17 @@ pub extern "C" fn reset() -> ! {
             act_max: 127,
         };
         let _ = kernels::binary::binary_i8(
-            &b,
+            &params,
             [&s, &s, &s],
-            Src::Slice(&input[..n]),
+            Src::Slice(&b.input[..n]),
             Src::Output,
-            &mut output[..n],
+            &mut b.output[..n],
         );
     }
+}
+
+#[inline(never)]
+fn probe_pool_i8(b: &mut Buffers) {
     for kind in [
         PoolKind::Max,
         PoolKind::Avg {
@@ -132,26 +145,43 @@ pub extern "C" fn reset() -> ! {
             &pool_geometry(),
             opaque(14) as i32,
             (-128, 127),
-            input,
-            output,
+            b.input,
+            b.output,
         );
-        let _ = kernels::pool::global_pool_i8(kind, opaque(1), opaque(2), opaque(3), input, output);
+        let _ =
+            kernels::pool::global_pool_i8(kind, opaque(1), opaque(2), opaque(3), b.input, b.output);
     }
+}
+
+#[inline(never)]
+fn probe_softmax_i8(b: &mut Buffers) {
     let _ = kernels::softmax::softmax_i8(
         opaque(1),
         opaque(2),
         opaque(3),
-        &table[..opaque(4) as usize % 16],
-        input,
-        output,
+        &b.table[..opaque(4) as usize % 16],
+        b.input,
+        b.output,
     );
-    let _ = kernels::lookup::lookup_i8(lut, Src::Slice(input), output);
+}
+
+#[inline(never)]
+fn probe_lookup_i8(b: &mut Buffers) {
+    let _ = kernels::lookup::lookup_i8(b.lut, Src::Slice(b.input), b.output);
+}
+
+#[inline(never)]
+fn probe_requantize_i8(b: &mut Buffers) {
     let _ = kernels::quantize::requantize_i8(
         (opaque(5) as i32, opaque(6) as i32),
         (opaque(7) as i32, opaque(8) as i32),
         Src::Output,
-        output,
+        b.output,
     );
+}
+
+#[inline(never)]
+fn probe_copy_blocks() {
     let copy = BlockCopy {
         blocks: opaque(1),
         block: opaque(2),
@@ -160,7 +190,8 @@ pub extern "C" fn reset() -> ! {
         dst_offset: 0,
         dst_stride: opaque(4),
     };
-    // SAFETY: reinterpreting the int8 statics as bytes; same size and alignment 1.
+    // SAFETY: reinterpreting the int8 statics as bytes (same size, alignment 1); the probe is
+    // single-threaded and no other reference to them is live during this call.
     let (bytes_in, bytes_out) = unsafe {
         (
             &*core::ptr::addr_of!(INPUT).cast::<[u8; 64]>(),
@@ -168,22 +199,67 @@ pub extern "C" fn reset() -> ! {
         )
     };
     let _ = kernels::copy::copy_blocks(&copy, bytes_in, bytes_out);
-    #[cfg(feature = "control")]
+}
+
+/// The positive control: a float kernel, which must pull in soft-float routines.
+#[cfg(feature = "control")]
+#[inline(never)]
+fn probe_quantize_f32(b: &mut Buffers) {
+    let floats = [opaque(30) as f32; 4];
+    let _ =
+        kernels::quantize::quantize_f32(f32::from_bits(opaque(31)), 0, &floats, &mut b.output[..4]);
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn reset() -> ! {
+    let n = opaque(20) as usize % 64;
+    let shifts = [opaque(21) as i8; 4];
     {
-        let floats = [opaque(30) as f32; 4];
-        let _ = kernels::quantize::quantize_f32(
-            f32::from_bits(opaque(31)),
-            0,
-            &floats,
-            &mut output[..4],
-        );
+        // SAFETY: the probe is single-threaded and never runs; these are the only references
+        // to the statics while they live (they end before `probe_copy_blocks`).
+        let mut b = unsafe {
+            Buffers {
+                input: &*core::ptr::addr_of!(INPUT),
+                output: &mut *core::ptr::addr_of_mut!(OUTPUT),
+                wide: &*core::ptr::addr_of!(WIDE),
+                table: &*core::ptr::addr_of!(TABLE),
+                lut: &*core::ptr::addr_of!(LUT),
+            }
+        };
+        let wide: &'static [i32; 16] = b.wide;
+        let q = QuantOut {
+            input_zp: opaque(22) as i32,
+            output_zp: opaque(23) as i32,
+            multipliers: &wide[..4],
+            shifts: &shifts,
+            act_min: -128,
+            act_max: 127,
+        };
+        probe_conv2d_i8(&mut b, &q);
+        probe_dense_i8(&mut b, &q);
+        probe_binary_i8(&mut b, n);
+        probe_pool_i8(&mut b);
+        probe_softmax_i8(&mut b);
+        probe_lookup_i8(&mut b);
+        probe_requantize_i8(&mut b);
+        #[cfg(feature = "control")]
+        probe_quantize_f32(&mut b);
     }
-    // SAFETY: a volatile write keeps the results observable; single-threaded.
-    unsafe { write_volatile(core::ptr::addr_of_mut!(OUTPUT).cast::<i8>(), output[n]) };
-    loop {}
+    probe_copy_blocks();
+    // SAFETY: a volatile read and write keep the results observable; single-threaded, no live
+    // reference to OUTPUT.
+    unsafe {
+        let out = core::ptr::addr_of_mut!(OUTPUT).cast::<i8>();
+        write_volatile(out, read_volatile(out.add(n)));
+    }
+    loop {
+        core::hint::spin_loop()
+    }
 }
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-    loop {}
+    loop {
+        core::hint::spin_loop()
+    }
 }
