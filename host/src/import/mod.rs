@@ -60,13 +60,7 @@ pub fn import(
     for init in &graph_proto.initializer {
         let t = tensor_from_proto(init, model_dir)
             .map_err(|e| CompileError::Malformed(format!("initializer '{}': {e}", init.name)))?;
-        let id = g.add_value(Value {
-            name: init.name.clone(),
-            dtype: t.dtype,
-            shape: Some(t.shape.clone()),
-            konst: Some(t),
-            quant: None,
-        });
+        let id = g.add_constant(init.name.clone(), t);
         by_name.insert(init.name.clone(), id);
     }
     for (position, input) in graph_proto.input.iter().enumerate() {
@@ -124,13 +118,7 @@ pub fn import(
             })?;
             match parse::constant_value(node) {
                 Ok(t) => {
-                    let id = g.add_value(Value {
-                        name: out.clone(),
-                        dtype: t.dtype,
-                        shape: Some(t.shape.clone()),
-                        konst: Some(t),
-                        quant: None,
-                    });
+                    let id = g.add_constant(out.clone(), t);
                     by_name.insert(out.clone(), id);
                 }
                 Err(reason) => {

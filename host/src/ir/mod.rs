@@ -132,6 +132,17 @@ impl Graph {
         self.values.len() - 1
     }
 
+    /// Adds a constant value holding `t` and returns its id.
+    pub fn add_constant(&mut self, name: String, t: Tensor) -> ValueId {
+        self.add_value(Value {
+            name,
+            dtype: t.dtype,
+            shape: Some(t.shape.clone()),
+            konst: Some(t),
+            quant: None,
+        })
+    }
+
     /// Shape of a value (empty when unknown).
     pub fn shape(&self, id: ValueId) -> &[usize] {
         self.values[id].dims()

@@ -53,14 +53,7 @@ pub fn fold(g: &mut Graph) {
         let mut param_shape = vec![1; rank - 1];
         param_shape[0] = scale.len();
         let constant = |g: &mut Graph, name: String, data: Vec<f32>| {
-            let t = Tensor::f32(param_shape.clone(), data);
-            g.add_value(Value {
-                name,
-                dtype: t.dtype,
-                shape: Some(t.shape.clone()),
-                konst: Some(t),
-                quant: None,
-            })
+            g.add_constant(name, Tensor::f32(param_shape.clone(), data))
         };
         let scale_id = constant(g, format!("{}.scale", bn.name), scale);
         let shift_id = constant(g, format!("{}.shift", bn.name), shift);
@@ -144,20 +137,8 @@ fn fold_into_producer(g: &mut Graph, x: usize, scale: &[f32], shift: &[f32]) -> 
     let w_shape = w.shape.clone();
     let w_name = format!("{}.folded_weights", node.name);
     let b_name = format!("{}.folded_bias", node.name);
-    let w_new = g.add_value(Value {
-        name: w_name,
-        dtype: crate::tensor::ElemType::F32,
-        shape: Some(w_shape.clone()),
-        konst: Some(Tensor::f32(w_shape, weights)),
-        quant: None,
-    });
-    let b_new = g.add_value(Value {
-        name: b_name,
-        dtype: crate::tensor::ElemType::F32,
-        shape: Some(vec![channels]),
-        konst: Some(Tensor::f32(vec![channels], new_bias)),
-        quant: None,
-    });
+    let w_new = g.add_constant(w_name, Tensor::f32(w_shape, weights));
+    let b_new = g.add_constant(b_name, Tensor::f32(vec![channels], new_bias));
     let node = &mut g.nodes[p];
     node.inputs.resize(3, None);
     node.inputs[1] = Some(w_new);

@@ -7,16 +7,6 @@ use crate::ir::{GemmAttrs, Graph, Node, NodeFate, Op, Value, ValueId};
 use crate::tensor::Tensor;
 use whittle_runtime::format::{Activation, BinaryKind};
 
-fn constant(g: &mut Graph, name: String, t: Tensor) -> ValueId {
-    g.add_value(Value {
-        name,
-        dtype: t.dtype,
-        shape: Some(t.shape.clone()),
-        konst: Some(t),
-        quant: None,
-    })
-}
-
 fn intermediate(g: &mut Graph, name: String, shape: Vec<usize>) -> ValueId {
     g.add_value(Value {
         name,
@@ -121,11 +111,10 @@ fn gemm(g: &mut Graph, i: usize, attrs: GemmAttrs) -> Vec<Node> {
                 w.to_f32().iter().map(|v| v * attrs.alpha).collect(),
             );
         }
-        let w_id = constant(g, format!("{}.weights", n.name), w);
+        let w_id = g.add_constant(format!("{}.weights", n.name), w);
         let mut inputs = vec![Some(a), Some(w_id)];
         if let (Some(bias), true) = (&c_const, bias_like) {
-            inputs.push(Some(constant(
-                g,
+            inputs.push(Some(g.add_constant(
                 format!("{}.bias", n.name),
                 Tensor::f32(vec![n_cols], bias.clone()),
             )));
@@ -173,8 +162,7 @@ fn gemm(g: &mut Graph, i: usize, attrs: GemmAttrs) -> Vec<Node> {
             last,
         ));
         if attrs.alpha != 1.0 {
-            let alpha = constant(
-                g,
+            let alpha = g.add_constant(
                 format!("{}.alpha", n.name),
                 Tensor::f32(vec![], vec![attrs.alpha]),
             );
@@ -207,15 +195,13 @@ fn gemm(g: &mut Graph, i: usize, attrs: GemmAttrs) -> Vec<Node> {
     // C added separately (not a per-column bias, or not constant).
     let c = c.expect("handled above");
     let c_term = match c_const {
-        Some(values) => constant(
-            g,
+        Some(values) => g.add_constant(
             format!("{}.c", n.name),
             Tensor::f32(c_shape.unwrap_or_default(), values),
         ),
         None if attrs.beta == 1.0 => c,
         None => {
-            let beta = constant(
-                g,
+            let beta = g.add_constant(
                 format!("{}.beta", n.name),
                 Tensor::f32(vec![], vec![attrs.beta]),
             );
@@ -255,8 +241,7 @@ pub fn merge_bias(g: &mut Graph) {
             let x = g.nodes[linear].outputs[0];
             let columns = *g.shape(x).last().unwrap_or(&0);
             let values = g.konst(bias).map(Tensor::to_f32).unwrap_or_default();
-            let b = constant(
-                g,
+            let b = g.add_constant(
                 format!("{}.bias", g.nodes[linear].name),
                 Tensor::f32(vec![columns], values),
             );

@@ -3,11 +3,11 @@
 //! is subtracted through the layer's bias.
 
 use crate::error::CompileError;
-use crate::ir::{Graph, Op, Value};
+use crate::ir::{Graph, Op};
 use crate::lower::{Program, lower};
 use crate::plan::{plan, reuse_in_place};
 use crate::run::Runner;
-use crate::tensor::{ElemType, Tensor};
+use crate::tensor::Tensor;
 use std::collections::HashMap;
 
 fn build(g: &Graph) -> Result<(Program, Vec<u8>), CompileError> {
@@ -116,14 +116,7 @@ pub fn correct_biases(
             .map(|(&b, &s)| b + (s / e.count) as f32)
             .collect();
         let name = format!("{}.corrected_bias", node.name);
-        let t = Tensor::f32(vec![channels], bias);
-        let id = quantized.add_value(Value {
-            name,
-            dtype: ElemType::F32,
-            shape: Some(t.shape.clone()),
-            konst: Some(t),
-            quant: None,
-        });
+        let id = quantized.add_constant(name, Tensor::f32(vec![channels], bias));
         let node = &mut quantized.nodes[n];
         node.inputs.resize(3, None);
         node.inputs[2] = Some(id);

@@ -78,23 +78,12 @@ fn quantize_constant(t: &Tensor) -> Quant {
     }
 }
 
-fn scalar(g: &mut Graph, name: String, t: Tensor) -> ValueId {
-    g.add_value(Value {
-        name,
-        dtype: t.dtype,
-        shape: Some(t.shape.clone()),
-        konst: Some(t),
-        quant: None,
-    })
-}
-
 /// Inserts `Q(v) -> DQ` after `v` (produced by node `after`, or a graph input when `None`)
 /// and makes every other reader of `v` read the dequantized value.
 fn insert_pair(g: &mut Graph, v: ValueId, after: Option<usize>, scale: f32, zp: i64) {
     let name = g.values[v].name.clone();
-    let s = scalar(g, format!("{name}.scale"), Tensor::f32(vec![], vec![scale]));
-    let z = scalar(
-        g,
+    let s = g.add_constant(format!("{name}.scale"), Tensor::f32(vec![], vec![scale]));
+    let z = g.add_constant(
         format!("{name}.zero_point"),
         Tensor::int(ElemType::I8, vec![], vec![zp]),
     );
