@@ -114,14 +114,22 @@ pub fn write(program: &Program, plan: &MemoryPlan, target: &str) -> Result<Vec<u
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, then a rename,
-/// so a failure never leaves a partial file behind.
+/// so a failure never leaves a partial file behind. The file gets the permissions of any file
+/// the user creates (0666 less the umask), not the owner-only mode of temporary files.
 pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => std::path::Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".whittle-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;

@@ -81,6 +81,15 @@ fn compile_inspect_run_round_trip() {
     ]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("wrote"), "{}", text(&out));
+    #[cfg(unix)]
+    {
+        // The artifact gets the mode of any file the user creates, not a temporary file's 0600.
+        use std::os::unix::fs::PermissionsExt;
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, b"").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&wtl), mode(&plain));
+    }
 
     let out = whittle(&["inspect", wtl.to_str().unwrap(), "--json"]);
     assert!(out.status.success(), "{}", text(&out));
