@@ -167,12 +167,23 @@ pub fn rotation(rx: f32, ry: f32, rz: f32) -> [[f32; 3]; 3] {
     ]
 }
 
-/// One labelled window: the gesture, slightly rotated, plus tilted gravity, sensor noise and
-/// sometimes a knock or a slow drift, so the classes overlap a little as real recordings do.
-pub fn window(class: usize, rng: &mut Pcg32) -> Window {
+/// Recording conditions of a window, as stored in the `segment` array: a knock adds 1, a
+/// drift adds 2, so 0 = clean, 1 = knock only, 2 = drift only, 3 = both.
+pub fn segment(knock: bool, drift: bool) -> i64 {
+    i64::from(knock) + 2 * i64::from(drift)
+}
+
+/// One labelled window and its segment: the gesture, slightly rotated, plus tilted gravity,
+/// sensor noise and sometimes a knock or a slow drift, so the classes overlap a little as real
+/// recordings do. `disturbed` forces both the knock and the drift; the chance draws are still
+/// taken, so the random stream, and with it every other set, stays the same either way.
+pub fn window(class: usize, disturbed: bool, rng: &mut Pcg32) -> (Window, i64) {
     let mut m = motion(class, rng);
     // A quarter of all windows carry a small knock, so a spike alone does not mean "flick".
-    if rng.below(4) == 0 {
+    // The chance is drawn even when forced (here and for the drift), to keep the stream.
+    let knock = rng.below(4) == 0;
+    let knock = knock || disturbed;
+    if knock {
         let (center, width) = (rng.range(4.0, 60.0), rng.range(1.5, 3.0));
         let amp = [0; AXES].map(|_| rng.range(-0.3, 0.3));
         add_pulse(&mut m, center, width, amp);
@@ -186,6 +197,7 @@ pub fn window(class: usize, rng: &mut Pcg32) -> Window {
         roll.cos() * pitch.cos(),
     ];
     let drift = rng.below(10) < 3;
+    let drift = drift || disturbed;
     let mut w = [[0.0; STEPS]; AXES];
     for (axis, out) in w.iter_mut().enumerate() {
         let sigma = rng.range(0.02, 0.05);
@@ -196,19 +208,29 @@ pub fn window(class: usize, rng: &mut Pcg32) -> Window {
             *v = gravity[axis] + rotated + ramp + sigma * rng.normal();
         }
     }
-    w
+    (w, segment(knock, drift))
 }
 
-/// A class-balanced, shuffled data set: x flattened [n, 3, 64] (already rounded to float16,
-/// the precision it is stored at) and labels.
-pub fn dataset(n: usize, stream: u64) -> (Vec<f32>, Vec<i64>) {
+/// A data set as written to `.npz`: x flattened [n, 3, 64] (already rounded to float16, the
+/// precision it is stored at), labels and the segment of every window.
+pub struct DataSet {
+    pub x: Vec<f32>,
+    pub y: Vec<i64>,
+    pub segment: Vec<i64>,
+}
+
+/// A class-balanced, shuffled data set from its own random stream; `disturbed` gives every
+/// window both a knock and a drift (see [`window`]).
+pub fn dataset(n: usize, stream: u64, disturbed: bool) -> DataSet {
     let mut rng = Pcg32::new(SEED, stream);
-    let mut labels: Vec<i64> = (0..n).map(|i| (i % CLASSES.len()) as i64).collect();
-    rng.shuffle(&mut labels);
+    let mut y: Vec<i64> = (0..n).map(|i| (i % CLASSES.len()) as i64).collect();
+    rng.shuffle(&mut y);
     let mut x = Vec::with_capacity(n * AXES * STEPS);
-    for &label in &labels {
-        let w = window(label as usize, &mut rng);
+    let mut segment = Vec::with_capacity(n);
+    for &label in &y {
+        let (w, seg) = window(label as usize, disturbed, &mut rng);
         x.extend(w.iter().flatten().map(|&v| half::f16::from_f32(v).to_f32()));
+        segment.push(seg);
     }
-    (x, labels)
+    DataSet { x, y, segment }
 }

@@ -8,7 +8,7 @@ mod data;
 mod export;
 mod model;
 
-use data::dataset;
+use data::{DataSet, dataset};
 use export::export;
 use model::{Net, accuracy, predict, train};
 
@@ -22,10 +22,13 @@ const CLASSES: [&str; 5] = ["idle", "wave", "circle", "flick", "lift"];
 const AXES: usize = 3;
 const STEPS: usize = 64;
 const RATE_HZ: f32 = 50.0;
-/// Every random stream derives from this seed: data splits use streams 1-3, weight
-/// initialization 7, batch shuffling 11.
+/// Every random stream derives from this seed: data splits use streams 1-3, the edge set 4,
+/// weight initialization 7, batch shuffling 11.
 const SEED: u64 = 0x5EED;
 const SPLITS: [(&str, usize, u64); 3] = [("train", 1500, 1), ("val", 500, 2), ("test", 500, 3)];
+/// The edge set: hard windows, each with both a knock and a drift, on which a compressed model
+/// should still agree with the float one. Its own stream, so the splits stay as they are.
+const EDGE: (&str, usize, u64) = ("edge", 50, 4);
 const SAMPLES: usize = 8;
 
 const EPOCHS: usize = 40;
@@ -55,16 +58,20 @@ fn npy(descr: &str, shape: &[usize], body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// `x` as float16 and `y` as int64, deflated, with fixed timestamps for reproducible bytes.
-fn write_npz(path: &Path, x: &[f32], y: &[i64]) -> Result<()> {
-    let x_body: Vec<u8> = x
+/// `x` as float16, `y` and `segment` as int64, deflated, with fixed timestamps for
+/// reproducible bytes.
+fn write_npz(path: &Path, set: &DataSet) -> Result<()> {
+    let x_body: Vec<u8> = set
+        .x
         .iter()
         .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
         .collect();
-    let y_body: Vec<u8> = y.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let int64 = |v: &[i64]| -> Vec<u8> { v.iter().flat_map(|v| v.to_le_bytes()).collect() };
+    let n = set.y.len();
     let arrays = [
-        ("x.npy", npy("<f2", &[y.len(), AXES, STEPS], &x_body)),
-        ("y.npy", npy("<i8", &[y.len()], &y_body)),
+        ("x.npy", npy("<f2", &[n, AXES, STEPS], &x_body)),
+        ("y.npy", npy("<i8", &[n], &int64(&set.y))),
+        ("segment.npy", npy("<i8", &[n], &int64(&set.segment))),
     ];
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default()
@@ -115,12 +122,15 @@ fn main() -> Result<()> {
 
     let mut sets = Vec::new();
     for (name, n, stream) in SPLITS {
-        let (x, y) = dataset(n, stream);
-        write_npz(&dir.join(format!("data/{name}.npz")), &x, &y)?;
-        sets.push((x, y));
+        let set = dataset(n, stream, false);
+        write_npz(&dir.join(format!("data/{name}.npz")), &set)?;
+        sets.push((set.x, set.y));
     }
     let [(x_train, y_train), (x_val, y_val), (x_test, y_test)] =
         <[_; 3]>::try_from(sets).expect("three splits");
+    let (name, n, stream) = EDGE;
+    let edge = dataset(n, stream, true);
+    write_npz(&dir.join(format!("data/{name}.npz")), &edge)?;
 
     let mut net = Net::new(&dev)?;
     train(&mut net, &x_train, &y_train, &dev)?;
@@ -130,6 +140,8 @@ fn main() -> Result<()> {
     println!("float accuracy: train {:.2}%", 100.0 * acc_train);
     println!("float accuracy: val   {:.2}%", 100.0 * acc_val);
     println!("float accuracy: test  {:.2}%", 100.0 * acc_test);
+    let (acc_edge, _) = accuracy(&predict(&mut net, &edge.x, &dev)?, &edge.y)?;
+    println!("float accuracy: edge  {:.2}%", 100.0 * acc_edge);
     print_confusion(&pred_test, &y_test);
 
     let onnx_path = dir.join("gesture.onnx");
