@@ -18,6 +18,8 @@ fn ptq(calibration: Tensor) -> QuantizeOptions {
         samples: None,
         bias_correction: false,
         int8_io: false,
+        keep_float: Vec::new(),
+        calibrated: None,
     }
 }
 
@@ -454,6 +456,8 @@ fn int8_io_takes_and_gives_int8_tensors() {
     let opts = CompileOptions {
         quantize: Some(QuantizeOptions {
             int8_io: true,
+            keep_float: Vec::new(),
+            calibrated: None,
             ..ptq(x)
         }),
         ..Default::default()

@@ -133,3 +133,72 @@ fn memory_summary(name: &str, compiled: &Compiled) -> String {
         compiled.artifact.len()
     )
 }
+
+/// The release gate on the float KWS model: calibrated on the first 100 development inputs,
+/// measured on the other 150, with per-class drops and the KL divergence in the report.
+#[test]
+fn kws_pipeline_reports_per_class_drops_and_kl() {
+    let Some(data) = reference_data() else { return };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let config = dir.path().join("kws.toml");
+    let classes = [
+        "down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes", "silence", "unknown",
+    ];
+    let text = format!(
+        r#"
+[model]
+path = "{model}"
+[data]
+calibration = "{dev}"
+validation = "{dev}"
+calibration_rows = [0, 100]
+validation_rows = [100, 250]
+input_scale = 0.5847029
+input_zero_point = 83
+classes = {classes:?}
+[target]
+profile = "cortex-m4f"
+[quantize]
+scheme = "int8"
+calibration = "mse"
+[gates]
+max_top1_drop = 0.02
+max_kl = 0.05
+min_agreement = 0.9
+[output]
+artifact = "kws-int8.wtl"
+"#,
+        model = data.join("models/kws_ref_model_float32.onnx").display(),
+        dev = data.join("kws_dev.npz").display(),
+    );
+    std::fs::write(&config, text).expect("write the pipeline file");
+    let outcome = whittle::pipeline::run(&config).expect("the KWS pipeline runs");
+    let r = &outcome.report;
+    let last = r.last();
+    let c = last
+        .metrics
+        .classification
+        .as_ref()
+        .expect("classification");
+    assert_eq!(last.metrics.samples, 150);
+    assert_eq!(c.classes.iter().map(|g| g.samples).sum::<usize>(), 150);
+    assert!(c.classes.iter().all(|g| classes.contains(&g.name.as_str())));
+    let worst = c
+        .classes
+        .iter()
+        .max_by(|a, b| a.drop.total_cmp(&b.drop))
+        .expect("classes");
+    println!(
+        "kws pipeline: {}; top-1 {:.2}% (drop {:.2} pts), worst class '{}' drop {:.2} pts, KL mean {:.5} p95 {:.5}, agreement {:.2}%",
+        if r.passed { "passed" } else { "failed" },
+        100.0 * c.top1,
+        100.0 * c.top1_drop,
+        worst.name,
+        100.0 * worst.drop,
+        last.metrics.kl_mean,
+        last.metrics.kl_p95,
+        100.0 * last.metrics.agreement
+    );
+    assert!(last.metrics.kl_mean.is_finite() && last.metrics.kl_mean > 0.0);
+    assert!(r.passed, "{}", r.verdict);
+}

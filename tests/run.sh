@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine or a developer's: installs what the tests need
-# (Rust targets, the ONNX conformance data), checks that the runtime builds without std for
-# the microcontroller targets, and runs every test of the workspace.
+# (Rust targets, the ONNX conformance data, a headless browser), checks that the runtime
+# builds without std for the microcontroller targets, and runs every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,14 @@ rustup target add "${nostd_targets[@]}" "${extra_targets[@]}" >/dev/null
 
 echo "== ONNX conformance data (onnx==1.17.0 wheel from PyPI, cached in .cache/)"
 tests/conformance/fetch-onnx-tests.sh
+
+echo "== headless browser for the pipeline's HTML report (chromium, Debian package)"
+if ! command -v chromium >/dev/null; then
+    install=(apt-get install -y -qq --no-install-recommends chromium)
+    [ "$(id -u)" -eq 0 ] || install=(sudo "${install[@]}")
+    "${install[@]}" >/dev/null || { apt-get update -qq && "${install[@]}" >/dev/null; }
+fi
+export WHITTLE_REQUIRE_BROWSER=1
 
 echo "== whittle-runtime without std"
 for target in "${nostd_targets[@]}"; do
@@ -27,4 +35,4 @@ cargo test --workspace --no-fail-fast
 # feature set as above, so nothing is rebuilt.
 echo "== conformance summary"
 cargo test --quiet --workspace --test conformance -- --nocapture 2>&1 | grep -E '^(ONNX node tests|FAIL)'
-cargo test --quiet --workspace --test mlperf -- --nocapture 2>&1 | grep -E '^(SKIPPED|[A-Za-z_0-9]+: max|kws int8)'
+cargo test --quiet --workspace --test mlperf -- --nocapture 2>&1 | grep -E '^(SKIPPED|[A-Za-z_0-9]+: max|kws int8|kws pipeline)'

@@ -46,6 +46,8 @@ pub struct Compiled {
     pub plan: MemoryPlan,
     /// Nodes of a quantized model that still run in float32, and why.
     pub float_nodes: Vec<Unsupported>,
+    /// The calibration statistics of a quantized compilation.
+    pub calibration: Option<std::sync::Arc<crate::quantize::Calibration>>,
 }
 
 /// Names of the graph inputs a model takes at run time (initializers excluded).
@@ -60,6 +62,23 @@ pub fn input_names(model: &pb::ModelProto) -> Vec<String> {
         .map(|i| i.name.clone())
         .filter(|n| !inits.contains(n.as_str()))
         .collect()
+}
+
+/// Parses input shapes as `--input-shape` takes them: `1,49,10,1` (first input) or `name=1,49,10,1`.
+pub fn parse_input_shape(s: &str) -> Result<(Option<String>, Vec<usize>), String> {
+    let (name, dims) = match s.rsplit_once('=') {
+        Some((n, d)) => (Some(n.to_string()), d),
+        None => (None, s),
+    };
+    let dims = dims
+        .split(',')
+        .map(|d| {
+            d.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("'{d}' in --input-shape '{s}' is not a dimension"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((name, dims))
 }
 
 /// Reads an ONNX file.
@@ -143,8 +162,17 @@ pub fn compile(
         });
     }
     let mut graph = graph;
+    let mut calibrated = None;
     if let Some(q) = &opts.quantize {
-        let calibration = crate::quantize::calibrate(&graph, &q.calibration, q.method, q.samples)?;
+        let calibration = match &q.calibrated {
+            Some(c) => c.clone(),
+            None => std::sync::Arc::new(crate::quantize::calibrate(
+                &graph,
+                &q.calibration,
+                q.method,
+                q.samples,
+            )?),
+        };
         let float = graph.clone();
         crate::quantize::quantize_graph(&mut graph, &calibration, q)?;
         if q.bias_correction {
@@ -155,6 +183,7 @@ pub fn compile(
                 calibration.samples,
             )?;
         }
+        calibrated = Some(calibration);
     }
     let float_nodes = if is_quantized(&graph) {
         crate::quantize::float_nodes(&graph)
@@ -171,6 +200,7 @@ pub fn compile(
         program,
         plan,
         float_nodes,
+        calibration: calibrated,
     })
 }
 

@@ -18,6 +18,7 @@ pub mod lower;
 pub mod metrics;
 pub mod onnx;
 pub mod passes;
+pub mod pipeline;
 pub mod plan;
 pub mod progress;
 pub mod quantize;

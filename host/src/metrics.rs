@@ -98,7 +98,9 @@ pub fn kl_divergence(p: &[f64], q: &[f64]) -> f64 {
         .zip(q)
         .filter(|(pv, _)| **pv > 0.0)
         .map(|(pv, qv)| pv * (pv / qv.max(1e-10)).ln())
-        .sum()
+        .sum::<f64>()
+        // Rounding can leave a tiny negative sum for equal distributions.
+        .max(0.0)
 }
 
 /// Signal-to-quantization-noise ratio of `test` against `reference`, in dB.

@@ -23,6 +23,7 @@ pub enum RunError {
 pub struct Runner {
     bytes: AlignedBytes,
     arena: Vec<u8>,
+    invoke_times: Vec<std::time::Duration>,
 }
 
 impl Runner {
@@ -30,7 +31,17 @@ impl Runner {
     pub fn new(artifact: &[u8]) -> Result<Self, RunError> {
         let bytes = AlignedBytes::new(artifact);
         let arena = vec![0u8; Model::load(&bytes)?.arena_bytes() + 16];
-        Ok(Runner { bytes, arena })
+        Ok(Runner {
+            bytes,
+            arena,
+            invoke_times: Vec::new(),
+        })
+    }
+
+    /// How long each sample's inference took in the last [`Runner::run`] (the runtime's
+    /// `invoke` alone, without data conversion).
+    pub fn invoke_times(&self) -> &[std::time::Duration] {
+        &self.invoke_times
     }
 
     /// The loaded model.
@@ -76,13 +87,16 @@ impl Runner {
             .collect();
         let mut outputs: Vec<Vec<u8>> = vec![Vec::new(); out_descs.len()];
         let mut interp = Interpreter::new(&model, &mut self.arena)?;
+        self.invoke_times.clear();
         for s in 0..samples {
             for (i, bytes) in chunks.iter().enumerate() {
                 let slot = interp.input_bytes_mut(i)?;
                 let len = slot.len();
                 slot.copy_from_slice(&bytes[s * len..(s + 1) * len]);
             }
+            let start = std::time::Instant::now();
             interp.invoke()?;
+            self.invoke_times.push(start.elapsed());
             for (o, out) in outputs.iter_mut().enumerate() {
                 out.extend_from_slice(interp.output_bytes(o)?);
             }

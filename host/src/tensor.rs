@@ -152,6 +152,26 @@ impl Tensor {
         Tensor::int(ElemType::I64, vec![data.len()], data)
     }
 
+    /// Rows `start..end` of the leading dimension (clamped to the rows there are).
+    pub fn rows(&self, start: usize, end: usize) -> Self {
+        let n = self.shape.first().copied().unwrap_or(0);
+        let (start, end) = (start.min(n), end.clamp(start.min(n), n));
+        let row: usize = self.shape.iter().skip(1).product();
+        let mut shape = self.shape.clone();
+        if let Some(first) = shape.first_mut() {
+            *first = end - start;
+        }
+        let data = match &self.data {
+            TensorData::Float(v) => TensorData::Float(v[start * row..end * row].to_vec()),
+            TensorData::Int(v) => TensorData::Int(v[start * row..end * row].to_vec()),
+        };
+        Tensor {
+            dtype: self.dtype,
+            shape,
+            data,
+        }
+    }
+
     /// Number of elements.
     pub fn len(&self) -> usize {
         match &self.data {

@@ -33,6 +33,10 @@ pub struct Args {
     /// Model inputs and outputs: float (quantized at the boundary) or raw int8.
     #[arg(long, value_name = "float|int8", default_value = "float")]
     io: String,
+    /// Keep this layer (a node name, as `check` lists them) and its output in float32;
+    /// repeatable.
+    #[arg(long = "keep-float", value_name = "NODE")]
+    keep_float: Vec<String>,
     /// Fail if any operator would run in float.
     #[arg(long)]
     require_integer: bool,
@@ -46,8 +50,8 @@ fn quantize_options(
 ) -> anyhow::Result<Option<QuantizeOptions>> {
     match args.quantize.as_deref() {
         None => {
-            if args.calib.is_some() || args.bias_correction {
-                bail!("--calib and --bias-correction need --quantize int8");
+            if args.calib.is_some() || args.bias_correction || !args.keep_float.is_empty() {
+                bail!("--calib, --bias-correction and --keep-float need --quantize int8");
             }
             Ok(None)
         }
@@ -76,6 +80,8 @@ fn quantize_options(
                 samples: args.calib_samples,
                 bias_correction: args.bias_correction,
                 int8_io,
+                keep_float: args.keep_float.clone(),
+                calibrated: None,
             }))
         }
         Some(other) => bail!("--quantize takes int8, not '{other}'"),

@@ -12,6 +12,7 @@ mod compare;
 mod compile;
 mod eval;
 mod inspect;
+mod pipeline;
 mod run;
 mod targets;
 
@@ -38,6 +39,10 @@ enum Command {
     Eval(eval::Args),
     /// Show what an artifact holds: ops, tensors, sizes, memory plan.
     Inspect(inspect::Args),
+    /// Run the compression pipeline of a pipeline file as a release gate: stages, metrics
+    /// against the float baseline, gates, fallback, reports. Exit status 0: every gate passed;
+    /// 1: a gate failed; 2: bad input or an error.
+    Pipeline(pipeline::Args),
     /// Run an artifact on input data (.npy/.npz) through the runtime.
     Run(run::Args),
     /// List the built-in target profiles.
@@ -57,6 +62,7 @@ pub fn main() -> ExitCode {
         Command::Compile(a) => compile::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Pipeline(a) => pipeline::run(a),
         Command::Run(a) => run::run(a),
         Command::Targets(a) => targets::run(a),
     };
@@ -78,23 +84,6 @@ pub fn emit(args: std::fmt::Arguments<'_>) {
     {
         std::process::exit(0);
     }
-}
-
-/// Parses `--input-shape` values: `1,49,10,1` (first input) or `name=1,49,10,1`.
-pub fn parse_input_shape(s: &str) -> Result<(Option<String>, Vec<usize>), String> {
-    let (name, dims) = match s.rsplit_once('=') {
-        Some((n, d)) => (Some(n.to_string()), d),
-        None => (None, s),
-    };
-    let dims = dims
-        .split(',')
-        .map(|d| {
-            d.trim()
-                .parse::<usize>()
-                .map_err(|_| format!("'{d}' in --input-shape '{s}' is not a dimension"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((name, dims))
 }
 
 /// Formats a byte count with thousands separators.
@@ -120,7 +109,7 @@ pub struct ModelArgs {
     pub target: String,
     /// Shape for an input with dynamic dimensions: `1,49,10,1` for the first input or
     /// `name=1,49,10,1`; repeatable.
-    #[arg(long = "input-shape", value_parser = parse_input_shape)]
+    #[arg(long = "input-shape", value_parser = whittle::compile::parse_input_shape)]
     pub input_shapes: Vec<(Option<String>, Vec<usize>)>,
 }
 

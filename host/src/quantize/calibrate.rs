@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use whittle_runtime::{AlignedBytes, Interpreter, Model};
 
 /// Statistics of every activation, by IR value.
+#[derive(Debug, Clone)]
 pub struct Calibration {
     /// Per value.
     pub stats: HashMap<ValueId, TensorStats>,

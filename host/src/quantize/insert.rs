@@ -95,14 +95,23 @@ fn insert_pair(g: &mut Graph, v: ValueId, after: Option<usize>, scale: f32, zp: 
         konst: None,
         quant: Some(Quant::per_tensor(scale, zp)),
     });
+    // The dequantized value takes over the name (layers are matched by name), except for a
+    // graph input, whose name users address their data by.
+    let is_input = g.inputs.contains(&v);
     let dq = g.add_value(Value {
-        name: name.clone(),
+        name: if is_input {
+            format!("{name}.dequantized")
+        } else {
+            name.clone()
+        },
         dtype: ElemType::F32,
         shape,
         konst: None,
         quant: None,
     });
-    g.values[v].name = format!("{name}.float");
+    if !is_input {
+        g.values[v].name = format!("{name}.float");
+    }
     for node in &mut g.nodes {
         for input in node.inputs.iter_mut().flatten() {
             if *input == v {
@@ -147,9 +156,23 @@ pub fn quantize_graph(
             "the model is already quantized (QDQ); compile it without --quantize".into(),
         ));
     }
+    let kept: std::collections::HashSet<&str> =
+        opts.keep_float.iter().map(String::as_str).collect();
+    if let Some(missing) = opts
+        .keep_float
+        .iter()
+        .find(|name| !g.nodes.iter().any(|n| &n.name == *name))
+    {
+        return Err(CompileError::Options(format!(
+            "no layer named '{missing}' to keep in float32"
+        )));
+    }
     // Weights and constant operands.
     for n in 0..g.nodes.len() {
         let node = &g.nodes[n];
+        if kept.contains(node.name.as_str()) {
+            continue;
+        }
         let weights = match node.op {
             Op::Conv(_) => node.input(1).map(|w| (w, 0)),
             Op::Linear { .. } => node.input(1).map(|w| (w, 1)),
@@ -202,6 +225,9 @@ pub fn quantize_graph(
         // so that no requantization follows the pooling.
         let averages = matches!(node.op, Op::Pool(ref p) if p.kind != PoolKind::Max)
             || matches!(node.op, Op::GlobalPool(PoolKind::Avg { .. }));
+        if kept.contains(node.name.as_str()) {
+            continue;
+        }
         for &v in &node.outputs {
             let p = match (
                 fixed_params(&node.op),

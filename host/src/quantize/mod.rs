@@ -28,4 +28,11 @@ pub struct QuantizeOptions {
     pub bias_correction: bool,
     /// Keep the model's inputs and outputs int8 (else float, converted at the boundary).
     pub int8_io: bool,
+    /// Names of layers (graph nodes) kept in float32: their weights stay float and their
+    /// outputs are not quantized, so the layers reading them compute in float32 as well.
+    pub keep_float: Vec<String>,
+    /// Statistics already gathered on the same model and data (a previous compilation's
+    /// [`crate::Compiled::calibration`]), so that variants differing only in `keep_float` or
+    /// `bias_correction` skip calibrating again.
+    pub calibrated: Option<std::sync::Arc<Calibration>>,
 }
