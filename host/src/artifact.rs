@@ -6,7 +6,7 @@ use crate::plan::MemoryPlan;
 use serde::Serialize;
 use whittle_runtime::format::{
     Buf, CRC_LEN, FORMAT_VERSION, Header, IoDesc, OpDesc, PREAMBLE_LEN, Preamble, Section, Shape,
-    TensorDesc, WEIGHT_ALIGN, WeightLayout,
+    TensorDesc, Validation, WEIGHT_ALIGN, WeightLayout,
 };
 
 /// Identifies the writer in every artifact.
@@ -20,15 +20,58 @@ fn encode_all<T: Serialize>(items: &[T]) -> Result<Vec<u8>, postcard::Error> {
     Ok(out)
 }
 
+/// Validation vectors to embed: raw input and expected output bytes of every vector, and the
+/// CRC-32 of every operator's output for the first vector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationData {
+    /// Number of vectors.
+    pub vectors: u32,
+    /// Per vector, each model input's bytes in order.
+    pub inputs: Vec<u8>,
+    /// Per vector, each model output's bytes in order.
+    pub outputs: Vec<u8>,
+    /// One CRC-32 per operator.
+    pub layer_checksums: Vec<u32>,
+}
+
 /// Serializes `program` placed by `plan` for `target`.
 pub fn write(program: &Program, plan: &MemoryPlan, target: &str) -> Result<Vec<u8>, String> {
+    write_with_validation(program, plan, target, None)
+}
+
+/// Appends `bytes` to the blob at the next aligned offset; returns its buffer.
+fn append(blob: &mut Vec<u8>, bytes: &[u8]) -> Buf {
+    blob.resize(blob.len().next_multiple_of(WEIGHT_ALIGN), 0);
+    let buf = Buf::weights(blob.len() as u32, bytes.len() as u32);
+    blob.extend_from_slice(bytes);
+    buf
+}
+
+/// Like [`write`], with validation vectors in the weight blob after the weights.
+pub fn write_with_validation(
+    program: &Program,
+    plan: &MemoryPlan,
+    target: &str,
+    validation: Option<&ValidationData>,
+) -> Result<Vec<u8>, String> {
     let mut blob = Vec::new();
     let mut weight_offsets = Vec::with_capacity(program.weights.len());
     for w in &program.weights {
-        blob.resize(blob.len().next_multiple_of(WEIGHT_ALIGN), 0);
-        weight_offsets.push(blob.len());
-        blob.extend_from_slice(w);
+        weight_offsets.push(append(&mut blob, w).offset as usize);
     }
+    let validation = validation.map(|v| {
+        let checksums: Vec<u8> = v
+            .layer_checksums
+            .iter()
+            .flat_map(|c| c.to_le_bytes())
+            .collect();
+        Validation {
+            vectors: v.vectors,
+            inputs: append(&mut blob, &v.inputs),
+            outputs: append(&mut blob, &v.outputs),
+            layer_checksums: append(&mut blob, &checksums),
+        }
+    });
     let relocate = |buf: &mut Buf| {
         buf.offset = match loc_of(buf) {
             Loc::Arena(b) => plan.offsets[b] as u32,
@@ -89,6 +132,7 @@ pub fn write(program: &Program, plan: &MemoryPlan, target: &str) -> Result<Vec<u
         inputs: Section::from_encoded(program.inputs.len() as u32, &input_bytes),
         outputs: Section::from_encoded(program.outputs.len() as u32, &output_bytes),
         ops: Section::from_encoded(ops.len() as u32, &op_bytes),
+        validation,
     };
     let header_bytes = postcard::to_allocvec(&header).map_err(err)?;
 

@@ -67,6 +67,17 @@ pub struct Summary {
     pub macs: u64,
     /// The weight blob by role, in bytes (without alignment padding).
     pub weight_breakdown: WeightBreakdown,
+    /// Embedded validation vectors, if any.
+    pub validation: Option<ValidationSummary>,
+}
+
+/// What the embedded validation vectors take.
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidationSummary {
+    /// Number of vectors.
+    pub vectors: u32,
+    /// Bytes of inputs, expected outputs and layer checksums together.
+    pub bytes: u64,
 }
 
 /// What the weight blob holds.
@@ -215,6 +226,13 @@ impl Summary {
             outputs: (0..model.output_count())
                 .filter_map(|i| io(model.output(i)))
                 .collect(),
+            validation: model.header().validation.map(|v| ValidationSummary {
+                vectors: v.vectors,
+                bytes: [v.inputs, v.outputs, v.layer_checksums]
+                    .iter()
+                    .map(|b| u64::from(b.bytes))
+                    .sum(),
+            }),
         })
     }
 }

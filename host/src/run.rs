@@ -219,7 +219,9 @@ fn tensor_of(dtype: DType, shape: Vec<usize>, bytes: &[u8]) -> Tensor {
 
 /// The bytes of `x` in the element type of model input `desc`: float data for a float input;
 /// int8 data, or float data quantized with the input's parameters, for an int8 input.
-fn input_bytes(x: &Tensor, desc: &TensorDesc<'_>) -> Result<Vec<u8>, RunError> {
+/// `x` as the bytes model input `desc` takes: float32 as is, int8 as is (checked), float data
+/// for an int8 input quantized with the input's scale and zero point.
+pub fn input_bytes(x: &Tensor, desc: &TensorDesc<'_>) -> Result<Vec<u8>, RunError> {
     match (desc.dtype, &x.data) {
         (DType::F32, TensorData::Float(v)) => Ok(v.iter().flat_map(|f| f.to_le_bytes()).collect()),
         (DType::F32, TensorData::Int(_)) => Err(RunError::Data(format!(

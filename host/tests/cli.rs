@@ -348,3 +348,47 @@ fn quantization_flags_are_checked() {
     );
     assert!(!wtl.exists());
 }
+
+#[test]
+fn validation_vectors_are_embedded_and_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let wtl = dir.path().join("v.wtl");
+    let gesture_onnx = gesture("gesture.onnx");
+    let test_data = gesture("data/test.npz");
+    let compile = |extra: &[&str]| {
+        let mut args = vec![
+            "compile",
+            &gesture_onnx,
+            "-o",
+            wtl.to_str().unwrap(),
+            "--target",
+            "cortex-m4f",
+        ];
+        args.extend_from_slice(extra);
+        whittle(&args)
+    };
+    let out = compile(&["--embed-validation", "4", "--validation-data", &test_data]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = whittle(&["inspect", wtl.to_str().unwrap(), "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    // 4 x (192 input floats + 5 output floats) x 4 bytes, and one checksum per operator.
+    let ops = json["ops"].as_array().unwrap().len() as u64;
+    assert_eq!(json["validation"]["vectors"], 4);
+    assert_eq!(
+        json["validation"]["bytes"].as_u64().unwrap(),
+        4 * (192 + 5) * 4 + 4 * ops
+    );
+    std::fs::remove_file(&wtl).unwrap();
+    for (extra, needle) in [
+        (vec!["--embed-validation", "4"], "--validation-data"),
+        (
+            vec!["--embed-validation", "900", "--validation-data", &test_data],
+            "500 sample(s)",
+        ),
+    ] {
+        let out = compile(&extra);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains(needle), "{needle}: {}", text(&out));
+        assert!(!wtl.exists());
+    }
+}

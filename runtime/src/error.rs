@@ -59,6 +59,8 @@ pub enum LoadError {
         /// What is wrong with it.
         fault: OpFault,
     },
+    /// The embedded validation vectors do not fit the model or the weight blob.
+    BadValidation,
 }
 
 /// What is wrong with one operator or tensor description.
@@ -166,6 +168,9 @@ impl fmt::Display for LoadError {
             LoadError::TargetMismatch => f.write_str("artifact was compiled for another target"),
             LoadError::InvalidTensor { index, fault } => write!(f, "tensor {index}: {fault}"),
             LoadError::InvalidOp { index, fault } => write!(f, "operator {index}: {fault}"),
+            LoadError::BadValidation => {
+                f.write_str("validation vectors do not fit the model or the weight blob")
+            }
         }
     }
 }

@@ -37,6 +37,7 @@ pub mod kernels;
 mod model;
 #[cfg(feature = "std")]
 mod owned;
+mod validate;
 mod verify;
 
 pub use arena::AlignedArena;
@@ -47,3 +48,6 @@ pub use interpreter::Interpreter;
 pub use model::Model;
 #[cfg(feature = "std")]
 pub use owned::AlignedBytes;
+#[cfg(feature = "embedded-hal")]
+pub use validate::signal;
+pub use validate::{CountUnit, Counter, NoCounter, ValidateError, ValidationReport, validate};

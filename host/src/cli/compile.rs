@@ -40,6 +40,16 @@ pub struct Args {
     /// Fail if any operator would run in float.
     #[arg(long)]
     require_integer: bool,
+    /// Embed N validation vectors (inputs, expected outputs, per-layer checksums) for the
+    /// on-device self-test; needs --validation-data.
+    #[arg(long, value_name = "N")]
+    embed_validation: Option<usize>,
+    /// Samples for --embed-validation (.npz/.npy; the first N are used).
+    #[arg(long, value_name = "FILE")]
+    validation_data: Option<PathBuf>,
+    /// Array of the validation file to use (default: `x`, or the one named after the input).
+    #[arg(long, value_name = "KEY")]
+    validation_key: Option<String>,
     #[command(flatten)]
     scaling: DataScaling,
 }
@@ -88,13 +98,51 @@ fn quantize_options(
     }
 }
 
+/// The samples and count of `--embed-validation`, converted as the data flags say.
+fn validation_inputs(
+    args: &Args,
+    input_names: &[String],
+) -> anyhow::Result<Option<(Vec<whittle::Tensor>, usize)>> {
+    match (args.embed_validation, &args.validation_data) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => bail!("--validation-data needs --embed-validation N"),
+        (Some(_), None) => bail!("--embed-validation needs samples: --validation-data FILE.npz"),
+        (Some(count), Some(path)) => {
+            let arrays = whittle::data::read_arrays(path)?;
+            let picked =
+                whittle::data::pick_inputs(&arrays, input_names, args.validation_key.as_deref())
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            let inputs = picked
+                .iter()
+                .map(|t| args.scaling.apply(t))
+                .collect::<anyhow::Result<Vec<_>>>()
+                .with_context(|| format!("validation data {}", path.display()))?;
+            Ok(Some((inputs, count)))
+        }
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<bool> {
     let mut opts = args.model.options()?;
     let model = whittle::compile::load_onnx(&args.model.model)?;
     let input_names = whittle::compile::input_names(&model);
     opts.quantize = quantize_options(&args, &input_names)?;
     opts.require_integer = args.require_integer;
-    let compiled = whittle::compile(&model, args.model.model.parent(), &opts)?;
+    let validation = validation_inputs(&args, &input_names)?;
+    let mut compiled = whittle::compile(&model, args.model.model.parent(), &opts)?;
+    if let Some((inputs, count)) = validation {
+        compiled.artifact = whittle::validate::embed(&compiled, &opts.target.name, &inputs, count)?;
+        if let Some(flash) = opts.target.flash_bytes
+            && compiled.artifact.len() as u64 > flash
+        {
+            bail!(
+                "with {count} validation vector(s) the artifact takes {} bytes of flash, {} more than the {flash} target {} has",
+                compiled.artifact.len(),
+                compiled.artifact.len() as u64 - flash,
+                opts.target.name
+            );
+        }
+    }
     whittle::artifact::write_atomically(&args.output, &compiled.artifact)
         .with_context(|| format!("writing {}", args.output.display()))?;
     let plan = &compiled.plan;

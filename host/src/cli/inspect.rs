@@ -58,6 +58,13 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         "  MACs         {:>12} per inference",
         bytes(s.macs as usize)
     );
+    if let Some(v) = &s.validation {
+        out!(
+            "  validation   {:>12} vector(s), {} bytes (inputs, expected outputs, layer checksums)",
+            v.vectors,
+            bytes(v.bytes as usize)
+        );
+    }
     for (label, list) in [("input ", &s.inputs), ("output", &s.outputs)] {
         for io in list {
             let quant = match (io.scale, io.zero_point) {

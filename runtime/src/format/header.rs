@@ -40,6 +40,23 @@ pub struct Header<'a> {
     /// Operators in execution order.
     #[serde(borrow)]
     pub ops: Section<'a, OpDesc>,
+    /// Vectors for the on-device self-test ([`crate::validate()`]), when the compiler embedded
+    /// them.
+    pub validation: Option<Validation>,
+}
+
+/// Validation vectors in the weight blob: inputs, the outputs the bit-exact host run gave, and
+/// the CRC-32 of every operator's output for the first vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validation {
+    /// Number of vectors (at least one).
+    pub vectors: u32,
+    /// Every vector's inputs back to back: per vector, each model input's bytes in order.
+    pub inputs: Buf,
+    /// Every vector's expected outputs, laid out like `inputs`.
+    pub outputs: Buf,
+    /// One little-endian `u32` per operator: CRC-32 of its output bytes for vector 0.
+    pub layer_checksums: Buf,
 }
 
 /// A named tensor.

@@ -6,7 +6,7 @@
 //! offset 32  header: postcard-encoded [`Header`]; its sections (tensors, inputs, outputs,
 //!            ops) are themselves postcard sequences read one element at a time, so the
 //!            runtime decodes them in place without allocating
-//! aligned 16 weight blob, read in place by the kernels
+//! aligned 16 weight blob, read in place by the kernels (and any validation vectors)
 //! last 4     CRC-32 of every byte before it
 //! ```
 
@@ -17,7 +17,7 @@ mod params;
 mod preamble;
 mod section;
 
-pub use header::{Header, IoDesc, TensorDesc, TensorQuant, WeightLayout};
+pub use header::{Header, IoDesc, TensorDesc, TensorQuant, Validation, WeightLayout};
 pub use int8::{
     BinaryI8, BinaryKindI8, Conv2dI8, DenseI8, Dequantize, LookupI8, Pool2dI8, Quantize, Requant,
     RequantizeI8, SoftmaxI8,
@@ -33,7 +33,7 @@ pub use section::{Section, SectionIter};
 use serde::{Deserialize, Serialize};
 
 /// Version of the artifact format this crate reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Alignment of the weight blob inside the artifact, and of every weight tensor in it.
 pub const WEIGHT_ALIGN: usize = 16;
 /// Alignment of the arena start and of every activation offset in it.

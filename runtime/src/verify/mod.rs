@@ -193,6 +193,37 @@ pub(crate) fn verify(header: &Header<'_>, weights_len: usize) -> Result<(), Load
         }
         verify_op(&op.kind, &spaces).map_err(fault)?;
     }
+    if let Some(v) = &header.validation {
+        validation(header, v, &spaces).map_err(|_| LoadError::BadValidation)?;
+    }
+    Ok(())
+}
+
+/// Bytes of every model input (or output) of one vector.
+fn io_bytes(
+    header: &Header<'_>,
+    ios: &crate::format::Section<'_, crate::format::IoDesc>,
+) -> Option<u64> {
+    ios.iter().try_fold(0u64, |sum, io| {
+        let t = header.tensors.get(io.ok()?.tensor)?;
+        sum.checked_add(u64::from(t.buf.bytes))
+    })
+}
+
+/// The validation vectors fit the model's inputs, outputs and operators, inside the weights.
+fn validation(header: &Header<'_>, v: &crate::format::Validation, s: &Spaces) -> Check {
+    let vectors = u64::from(v.vectors);
+    ensure(vectors > 0, OpFault::BadParameter)?;
+    let per_input = io_bytes(header, &header.inputs).ok_or(OpFault::BadShape)?;
+    let per_output = io_bytes(header, &header.outputs).ok_or(OpFault::BadShape)?;
+    for (buf, bytes) in [
+        (v.inputs, per_input.checked_mul(vectors)),
+        (v.outputs, per_output.checked_mul(vectors)),
+        (v.layer_checksums, Some(u64::from(header.ops.len()) * 4)),
+    ] {
+        ensure(buf.space == Space::Weights, OpFault::BadParameter)?;
+        s.buf(buf, DType::I8, bytes)?;
+    }
     Ok(())
 }
 
