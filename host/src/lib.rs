@@ -10,6 +10,7 @@ pub mod artifact;
 pub mod compare;
 pub mod compile;
 pub mod data;
+pub mod emit;
 pub mod error;
 pub mod import;
 pub mod inspect;
@@ -24,8 +25,10 @@ pub mod progress;
 pub mod quantize;
 pub mod reference;
 pub mod run;
+pub mod size;
 pub mod targets;
 pub mod tensor;
+pub mod validate;
 
 pub use compile::{CompileOptions, Compiled, compile, compile_path};
 pub use error::CompileError;

@@ -10,10 +10,12 @@ macro_rules! out {
 mod check;
 mod compare;
 mod compile;
+mod emit;
 mod eval;
 mod inspect;
 mod pipeline;
 mod run;
+mod size;
 mod targets;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +37,8 @@ enum Command {
     Compare(compare::Args),
     /// Compile an ONNX model into a .wtl artifact.
     Compile(compile::Args),
+    /// Write an artifact as an ELF object, a C header or a Rust snippet to build into firmware.
+    Emit(emit::Args),
     /// Accuracy of an artifact on labelled data: top-1, top-5, per class.
     Eval(eval::Args),
     /// Show what an artifact holds: ops, tensors, sizes, memory plan.
@@ -45,6 +49,9 @@ enum Command {
     Pipeline(pipeline::Args),
     /// Run an artifact on input data (.npy/.npz) through the runtime.
     Run(run::Args),
+    /// Flash and RAM of a firmware ELF: model, runtime and app, against a target's budgets.
+    /// Exit status 0: fits (or no target); 1: over budget; 2: bad input or an error.
+    Size(size::Args),
     /// List the built-in target profiles.
     Targets(targets::Args),
 }
@@ -60,10 +67,12 @@ pub fn main() -> ExitCode {
         Command::Check(a) => check::run(a),
         Command::Compare(a) => compare::run(a),
         Command::Compile(a) => compile::run(a),
+        Command::Emit(a) => emit::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Pipeline(a) => pipeline::run(a),
         Command::Run(a) => run::run(a),
+        Command::Size(a) => size::run(a),
         Command::Targets(a) => targets::run(a),
     };
     match result {
