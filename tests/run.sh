@@ -6,13 +6,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 nostd_targets=(thumbv7em-none-eabihf thumbv6m-none-eabi riscv32imac-unknown-none-elf)
-extra_targets=(thumbv7m-none-eabi)
+extra_targets=(thumbv7m-none-eabi aarch64-unknown-linux-gnu)
 
 echo "== Rust targets"
 rustup target add "${nostd_targets[@]}" "${extra_targets[@]}" >/dev/null
 
 echo "== ONNX conformance data (onnx==1.17.0 wheel from PyPI, cached in .cache/)"
 tests/conformance/fetch-onnx-tests.sh
+
+echo "== emulators and cross tools (QEMU, aarch64-linux-gnu-gcc)"
+tests/setup-emulators.sh
 
 echo "== headless browser for the pipeline's HTML report (chromium, Debian package)"
 if ! command -v chromium >/dev/null; then

@@ -1,0 +1,43 @@
+//! Runs a whittle model on QEMU's `mps2-an386` board (Cortex-M4F): every example input
+//! through the model, each sample's class and the instructions per inference printed through
+//! semihosting, after the self-test of the vectors embedded in the model; exit status 0 on
+//! success and 1 on any error or validation failure.
+#![no_std]
+#![no_main]
+
+use core::fmt::Write;
+use cortex_m_rt::entry;
+use firmware_common::{Console, Error, StaticArena, systick};
+use whittle_runtime::Model;
+
+include!(concat!(env!("OUT_DIR"), "/arena.rs"));
+
+/// The artifact (`WHITTLE_MODEL` at build time), 16-byte aligned.
+static MODEL: &[u8] = whittle_runtime::include_model!(env!("WHITTLE_MODEL"));
+
+/// The example inputs (`WHITTLE_INPUTS`): raw samples in the model's input type.
+static INPUTS: &[u8] = include_bytes!(env!("WHITTLE_INPUTS"));
+
+static ARENA: StaticArena<ARENA_BYTES> = StaticArena::new();
+
+#[entry]
+fn main() -> ! {
+    let mut out = Console::open();
+    let result = firmware(&mut out);
+    firmware_common::finish(&mut out, result)
+}
+
+/// Loads the model, validates it against its embedded vectors, and runs every sample.
+fn firmware(out: &mut Console) -> Result<(), Error> {
+    writeln!(
+        out,
+        "board: mps2-an386 (Cortex-M4F); instructions = SysTick ticks x {} (-icount shift=0)",
+        systick::INSTRUCTIONS_PER_TICK
+    )?;
+    let model = Model::load(MODEL)?;
+    let arena = ARENA.take().ok_or(Error::ArenaTaken)?;
+    systick::start().ok_or(Error::Counter)?;
+    firmware_common::self_test(&model, arena, out, &mut systick::instructions)?;
+    firmware_common::run(&model, INPUTS, arena, out, &mut systick::instructions)?;
+    Ok(())
+}

@@ -1,0 +1,491 @@
+//! The example firmwares on emulated boards: the gesture model compiled for each board, the
+//! firmware built with it (`examples/firmware-*`, each its own package) and run on QEMU, its
+//! printed classes compared with the host runtime's for the same artifact and inputs.
+//!
+//! Needs QEMU (`qemu-system-arm`, `qemu-system-riscv32`) and the three Rust targets; the
+//! test setup (`tests/run.sh`, `tests/setup-emulators.sh`) installs them, and a missing one
+//! fails the test. `--nocapture` shows each board's instructions per inference and image size.
+
+use object::elf::{SHF_ALLOC, SHF_WRITE};
+use object::{Object, ObjectSection, SectionFlags, SectionKind};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use whittle::quantize::{Method, QuantizeOptions};
+use whittle::run::Runner;
+use whittle::targets::Target;
+use whittle::{CompileOptions, ElemType, Tensor};
+use whittle_runtime::{AlignedBytes, DType, Model};
+use whittle_tests::workspace_root;
+
+/// How long QEMU may run before it is killed (the firmware itself takes well under a second).
+const QEMU_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// One emulated board and its firmware package.
+struct Board {
+    /// `examples/firmware-<name>`, and the build directory `target/firmware/<name>/build`.
+    name: &'static str,
+    /// Rust target the firmware is built for (as its `.cargo/config.toml` says).
+    triple: &'static str,
+    /// whittle target profile the model is compiled for.
+    profile: &'static str,
+}
+
+const M4F: Board = Board {
+    name: "m4f",
+    triple: "thumbv7em-none-eabihf",
+    profile: "cortex-m4f",
+};
+const M3: Board = Board {
+    name: "m3",
+    triple: "thumbv7m-none-eabi",
+    profile: "cortex-m3",
+};
+const RISCV: Board = Board {
+    name: "riscv",
+    triple: "riscv32imac-unknown-none-elf",
+    profile: "riscv32imac",
+};
+
+/// How the model is compiled for a run.
+#[derive(Clone, Copy, PartialEq)]
+enum Precision {
+    Float,
+    /// int8 with float inputs and outputs, quantized at the boundary.
+    Int8,
+    /// int8 with int8 inputs and outputs: no float anywhere.
+    Int8Io,
+}
+
+/// What a firmware run printed and how it ended.
+struct Outcome {
+    /// QEMU's exit status: the firmware's semihosting exit status.
+    status: Option<i32>,
+    output: String,
+    classes: Vec<usize>,
+    instructions: Option<u64>,
+    image: PathBuf,
+}
+
+fn gesture() -> PathBuf {
+    workspace_root().join("examples/gesture")
+}
+
+/// Validation vectors embedded in every firmware's model: the first test windows.
+const VALIDATION_VECTORS: usize = 8;
+
+/// The gesture model compiled for `board` at `precision`, with [`VALIDATION_VECTORS`]
+/// validation vectors from the test set embedded.
+fn compile(board: &Board, precision: Precision) -> Vec<u8> {
+    let quantize = (precision != Precision::Float).then(|| {
+        let train = whittle::data::read_npz(&gesture().join("data/train.npz")).expect("train.npz");
+        let x = train
+            .into_iter()
+            .find(|(name, _)| name == "x")
+            .map(|(_, t)| t.cast(ElemType::F32))
+            .expect("train.npz holds x");
+        QuantizeOptions {
+            calibration: vec![x],
+            method: Method::Mse,
+            samples: None,
+            bias_correction: false,
+            int8_io: precision == Precision::Int8Io,
+            keep_float: Vec::new(),
+            calibrated: None,
+        }
+    });
+    let opts = CompileOptions {
+        target: Target::resolve(board.profile).expect("built-in target"),
+        quantize,
+        ..Default::default()
+    };
+    let compiled = whittle::compile_path(&gesture().join("gesture.onnx"), &opts)
+        .expect("compile the gesture model");
+    let test = whittle::data::read_npz(&gesture().join("data/test.npz")).expect("test.npz");
+    let x = test
+        .into_iter()
+        .find(|(name, _)| name == "x")
+        .map(|(_, t)| t.cast(ElemType::F32))
+        .expect("test.npz holds x");
+    whittle::validate::embed(&compiled, board.profile, &[x], VALIDATION_VECTORS)
+        .expect("embed the validation vectors")
+}
+
+/// The eight recorded windows of `sample.npy`, as float32.
+fn samples() -> Tensor {
+    whittle::data::read_npy(&gesture().join("sample.npy"))
+        .expect("sample.npy")
+        .cast(ElemType::F32)
+}
+
+/// `x` as raw little-endian bytes of the artifact's input type, converted exactly as
+/// `whittle run` does (float as is; int8 quantized with the input's scale and zero point).
+fn input_bytes(artifact: &[u8], x: &Tensor) -> Vec<u8> {
+    let aligned = AlignedBytes::new(artifact);
+    let model = Model::load(&aligned).expect("load the artifact");
+    let desc = model.input(0).expect("input 0");
+    whittle::run::input_bytes(x, &desc).expect("convert the inputs")
+}
+
+/// Index of the largest value of each row of `scores` (the first one on ties, floats in
+/// `total_cmp` order: what the firmware computes).
+fn argmax_rows(scores: &Tensor) -> Vec<usize> {
+    let classes = *scores.shape.last().expect("a ranked output");
+    scores
+        .to_f32()
+        .chunks(classes)
+        .map(|row| {
+            let mut best = 0;
+            for (i, v) in row.iter().enumerate() {
+                if v.total_cmp(&row[best]).is_gt() {
+                    best = i;
+                }
+            }
+            best
+        })
+        .collect()
+}
+
+/// The host runtime's classes for `x` through `artifact`.
+fn host_classes(artifact: &[u8], x: &Tensor) -> Vec<usize> {
+    let outputs = Runner::new(artifact)
+        .expect("load on the host")
+        .run(std::slice::from_ref(x))
+        .expect("run on the host");
+    argmax_rows(&outputs[0])
+}
+
+/// `examples/gesture/sample_labels.txt` as indices into `classes.txt`.
+fn recorded_classes() -> Vec<usize> {
+    let read = |name: &str| std::fs::read_to_string(gesture().join(name)).expect(name);
+    let classes = read("classes.txt");
+    let classes: Vec<&str> = classes.lines().map(str::trim).collect();
+    read("sample_labels.txt")
+        .lines()
+        .map(|label| {
+            classes
+                .iter()
+                .position(|c| *c == label.trim())
+                .unwrap_or_else(|| panic!("label {label} is not in classes.txt"))
+        })
+        .collect()
+}
+
+/// Serializes building and copying the image out: runs for one board share a build directory.
+static BUILD: Mutex<()> = Mutex::new(());
+
+/// Builds `board`'s firmware with `artifact` and `inputs` embedded, in
+/// `target/firmware/<case>/`, and returns a copy of the image there.
+fn build(board: &Board, case: &str, artifact: &[u8], inputs: &[u8], arena: usize) -> PathBuf {
+    let root = workspace_root();
+    let dir = root.join("target/firmware").join(case);
+    std::fs::create_dir_all(&dir).expect("create the case directory");
+    let (model, data) = (dir.join("model.wtl"), dir.join("inputs.bin"));
+    std::fs::write(&model, artifact).expect("write model.wtl");
+    std::fs::write(&data, inputs).expect("write inputs.bin");
+    let package = root
+        .join("examples")
+        .join(format!("firmware-{}", board.name));
+    let target_dir = root.join("target/firmware").join(board.name).join("build");
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    // Run from the package so that its .cargo/config.toml (target, linker script) applies;
+    // flags meant for host builds would replace the config's.
+    let output = Command::new(env!("CARGO"))
+        .current_dir(&package)
+        .args(["build", "--release", "--manifest-path"])
+        .arg(package.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env("WHITTLE_MODEL", &model)
+        .env("WHITTLE_INPUTS", &data)
+        .env("WHITTLE_ARENA", arena.to_string())
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "building {} for {} failed (is the target installed? rustup target add {}):\n{}",
+        package.display(),
+        board.triple,
+        board.triple,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let built = target_dir
+        .join(board.triple)
+        .join("release")
+        .join(format!("firmware-{}", board.name));
+    let image = dir.join(format!("firmware-{}.elf", board.name));
+    std::fs::copy(&built, &image).unwrap_or_else(|e| panic!("{}: {e}", built.display()));
+    image
+}
+
+/// The QEMU command line of `board`'s `.cargo/config.toml` runner, which `cargo run` uses.
+fn runner(board: &Board) -> Vec<String> {
+    let config = workspace_root()
+        .join("examples")
+        .join(format!("firmware-{}", board.name))
+        .join(".cargo/config.toml");
+    let text = std::fs::read_to_string(&config).expect("read .cargo/config.toml");
+    let line = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("runner = "))
+        .unwrap_or_else(|| panic!("{} has no runner", config.display()));
+    line.trim_matches('"')
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+/// Runs `image` on `board`'s emulated machine, killing QEMU after [`QEMU_TIMEOUT`].
+fn emulate(board: &Board, image: &Path) -> (Option<i32>, String) {
+    let args = runner(board);
+    let log = image.with_extension("out");
+    let file = std::fs::File::create(&log).expect("create the output file");
+    let mut child = Command::new(&args[0])
+        .args(&args[1..])
+        .arg(image)
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("clone the file"))
+        .stderr(file)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start {} ({e}): install QEMU with tests/setup-emulators.sh",
+                args[0]
+            )
+        });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for QEMU") {
+            break status;
+        }
+        if start.elapsed() > QEMU_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{} hung: killed after {QEMU_TIMEOUT:?}; output so far:\n{}",
+                args[0],
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let output = std::fs::read_to_string(&log).expect("read QEMU's output");
+    (status.code(), output)
+}
+
+/// Builds and runs `board`'s firmware with `artifact`, `inputs` and an arena of `arena`
+/// bytes, and parses what it printed.
+fn run_firmware(
+    board: &Board,
+    case: &str,
+    artifact: &[u8],
+    inputs: &[u8],
+    arena: usize,
+) -> Outcome {
+    let image = build(board, case, artifact, inputs, arena);
+    let (status, output) = emulate(board, &image);
+    let mut classes = Vec::new();
+    let mut instructions = None;
+    for line in output.lines() {
+        if let Some((i, k)) = line
+            .strip_prefix("sample ")
+            .and_then(|rest| rest.split_once(": class "))
+        {
+            let (i, k): (usize, usize) = (i.parse().expect(line), k.trim().parse().expect(line));
+            assert_eq!(i, classes.len(), "samples out of order:\n{output}");
+            classes.push(k);
+        }
+        if let Some(rest) = line.strip_prefix("instructions per inference: ") {
+            instructions = rest.split_whitespace().next().and_then(|n| n.parse().ok());
+        }
+    }
+    Outcome {
+        status,
+        output,
+        classes,
+        instructions,
+        image,
+    }
+}
+
+/// Text, data and bss bytes of an ELF image, as `size` counts them (the RISC-V runtime's
+/// stack and heap reservations, the rest of its RAM region, left out of bss).
+fn image_size(image: &Path) -> (u64, u64, u64) {
+    let bytes = std::fs::read(image).expect("read the image");
+    let file = object::File::parse(&*bytes).expect("an ELF image");
+    let (mut text, mut data, mut bss) = (0, 0, 0);
+    for section in file.sections() {
+        let SectionFlags::Elf { sh_flags, .. } = section.flags() else {
+            continue;
+        };
+        let name = section.name().unwrap_or_default();
+        if sh_flags.0 & SHF_ALLOC.0 == 0 || matches!(name, ".stack" | ".heap") {
+            continue;
+        }
+        if section.kind() == SectionKind::UninitializedData {
+            bss += section.size();
+        } else if sh_flags.0 & SHF_WRITE.0 != 0 {
+            data += section.size();
+        } else {
+            text += section.size();
+        }
+    }
+    (text, data, bss)
+}
+
+/// Runs one board end to end and checks it against the host; returns the firmware's classes.
+fn check_board(board: &Board, case: &str, precision: Precision) -> Vec<usize> {
+    let artifact = compile(board, precision);
+    let x = samples();
+    let expected = host_classes(&artifact, &x);
+    let aligned = AlignedBytes::new(&artifact);
+    let model = Model::load(&aligned).expect("load");
+    let io = [model.input(0), model.output(0)].map(|d| d.expect("input and output 0").dtype);
+    let want = match precision {
+        Precision::Int8Io => DType::I8,
+        Precision::Float | Precision::Int8 => DType::F32,
+    };
+    assert_eq!(io, [want, want], "{case}: input and output types");
+    let arena = model.arena_bytes();
+    let outcome = run_firmware(board, case, &artifact, &input_bytes(&artifact, &x), arena);
+    assert_eq!(
+        outcome.status,
+        Some(0),
+        "{case}: the firmware failed:\n{}",
+        outcome.output
+    );
+    assert_eq!(
+        outcome.classes, expected,
+        "{case}: the firmware's classes differ from the host runtime's:\n{}",
+        outcome.output
+    );
+    for line in [
+        "whittle validate: 8 vector(s)",
+        "checksums match",
+        "PASS: 0 of 40 output elements differ, max error 0 LSB",
+    ] {
+        assert!(
+            outcome.output.contains(line),
+            "{case}: the boot validation did not report '{line}':\n{}",
+            outcome.output
+        );
+    }
+    let instructions = outcome
+        .instructions
+        .unwrap_or_else(|| panic!("{case}: no instruction count:\n{}", outcome.output));
+    let (text, data, bss) = image_size(&outcome.image);
+    println!(
+        "{case}: {} samples match the host; {instructions} instructions per inference; \
+         model {} bytes; image text {text}, data {data}, bss {bss} bytes",
+        expected.len(),
+        artifact.len()
+    );
+    outcome.classes
+}
+
+#[test]
+fn m4f_float_matches_host_and_labels() {
+    let classes = check_board(&M4F, "m4f", Precision::Float);
+    assert_eq!(
+        classes,
+        recorded_classes(),
+        "float classes vs sample_labels.txt"
+    );
+}
+
+#[test]
+fn m4f_int8_matches_host() {
+    check_board(&M4F, "m4f-int8", Precision::Int8);
+}
+
+#[test]
+fn m3_int8_io_matches_host() {
+    check_board(&M3, "m3", Precision::Int8Io);
+}
+
+#[test]
+fn riscv_int8_io_matches_host() {
+    check_board(&RISCV, "riscv", Precision::Int8Io);
+}
+
+#[test]
+fn corrupted_model_fails_with_the_load_error() {
+    let mut artifact = compile(&M3, Precision::Int8Io);
+    let x = samples();
+    let inputs = input_bytes(&artifact, &x);
+    let arena = Model::load(&AlignedBytes::new(&artifact))
+        .expect("load")
+        .arena_bytes();
+    let middle = artifact.len() / 2;
+    artifact[middle] ^= 0xFF;
+    let outcome = run_firmware(&M3, "m3-corrupt", &artifact, &inputs, arena);
+    assert_eq!(
+        outcome.status,
+        Some(1),
+        "a corrupted model must fail with status 1:\n{}",
+        outcome.output
+    );
+    assert!(
+        outcome
+            .output
+            .contains("error: cannot load model: artifact corrupted"),
+        "the load error is not printed:\n{}",
+        outcome.output
+    );
+    assert!(outcome.classes.is_empty(), "{}", outcome.output);
+}
+
+#[test]
+fn damaged_weights_fail_validation_naming_the_first_diverging_layer() {
+    let mut artifact = compile(&RISCV, Precision::Int8Io);
+    let x = samples();
+    let inputs = input_bytes(&artifact, &x);
+    let aligned = AlignedBytes::new(&artifact);
+    let model = Model::load(&aligned).expect("load");
+    let arena = model.arena_bytes();
+    // The second operator that reads weights gets one weight byte changed; the container stays
+    // valid (CRC recomputed), as after a bit flip in flash that a checksum-less copy missed.
+    let (index, offset) = model
+        .ops()
+        .enumerate()
+        .filter_map(|(i, op)| {
+            let mut kind = op.kind;
+            let weights = kind
+                .buffers_mut()
+                .find(|b| b.space == whittle_runtime::format::Space::Weights && b.bytes > 8)
+                .map(|b| b.offset);
+            weights.map(|w| (i, w))
+        })
+        .nth(1)
+        .expect("two layers with weights");
+    let name = model
+        .ops()
+        .nth(index)
+        .and_then(|op| model.header().tensors.get(op.tensor))
+        .expect("the layer's tensor")
+        .name
+        .to_string();
+    let weights_at = whittle_runtime::format::Preamble::parse(&artifact)
+        .expect("preamble")
+        .weights_offset as usize;
+    artifact[weights_at + offset as usize + 1] ^= 0x40;
+    let body = artifact.len() - 4;
+    let crc = whittle_runtime::crc32(&artifact[..body]);
+    artifact[body..].copy_from_slice(&crc.to_le_bytes());
+    let outcome = run_firmware(&RISCV, "riscv-damaged", &artifact, &inputs, arena);
+    assert_eq!(outcome.status, Some(1), "{}", outcome.output);
+    let expected = format!("layers: first diverging layer #{index} '{name}'");
+    assert!(
+        outcome.output.contains(&expected) && outcome.output.contains("FAIL"),
+        "the report does not name layer #{index} '{name}':\n{}",
+        outcome.output
+    );
+    assert!(
+        outcome.classes.is_empty(),
+        "inference ran after a failed validation"
+    );
+}
