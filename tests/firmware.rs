@@ -7,7 +7,7 @@
 //! fails the test. `--nocapture` shows each board's instructions per inference and image size.
 
 use object::elf::{SHF_ALLOC, SHF_WRITE};
-use object::{Object, ObjectSection, SectionFlags, SectionKind};
+use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SectionKind};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -175,9 +175,30 @@ fn recorded_classes() -> Vec<usize> {
 /// Serializes building and copying the image out: runs for one board share a build directory.
 static BUILD: Mutex<()> = Mutex::new(());
 
+/// How the firmware gets its model.
+#[derive(Clone, Copy, PartialEq)]
+enum Linking {
+    /// `include_model!` of the `.wtl` file.
+    Included,
+    /// The ELF object `whittle emit` writes, linked (the firmware's `linked-model` feature).
+    Object,
+}
+
 /// Builds `board`'s firmware with `artifact` and `inputs` embedded, in
 /// `target/firmware/<case>/`, and returns a copy of the image there.
 fn build(board: &Board, case: &str, artifact: &[u8], inputs: &[u8], arena: usize) -> PathBuf {
+    build_linked(board, case, artifact, inputs, arena, Linking::Included)
+}
+
+/// [`build`], with the model included or linked from an emitted object.
+fn build_linked(
+    board: &Board,
+    case: &str,
+    artifact: &[u8],
+    inputs: &[u8],
+    arena: usize,
+    linking: Linking,
+) -> PathBuf {
     let root = workspace_root();
     let dir = root.join("target/firmware").join(case);
     std::fs::create_dir_all(&dir).expect("create the case directory");
@@ -187,13 +208,27 @@ fn build(board: &Board, case: &str, artifact: &[u8], inputs: &[u8], arena: usize
     let package = root
         .join("examples")
         .join(format!("firmware-{}", board.name));
-    let target_dir = root.join("target/firmware").join(board.name).join("build");
+    let mut build_dir = board.name.to_string();
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo.arg("build");
+    if linking == Linking::Object {
+        let target = Target::resolve(board.profile).expect("built-in target");
+        let opts = whittle::emit::ElfOptions::for_target(&target).expect("an ELF architecture");
+        let object = whittle::emit::elf_object(artifact, "whittle_model", opts).expect("emit");
+        let path = dir.join("model.o");
+        std::fs::write(&path, object).expect("write model.o");
+        cargo
+            .env("WHITTLE_MODEL_OBJECT", &path)
+            .args(["--features", "linked-model"]);
+        build_dir.push_str("-linked");
+    }
+    let target_dir = root.join("target/firmware").join(build_dir).join("build");
     let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     // Run from the package so that its .cargo/config.toml (target, linker script) applies;
     // flags meant for host builds would replace the config's.
-    let output = Command::new(env!("CARGO"))
+    let output = cargo
         .current_dir(&package)
-        .args(["build", "--release", "--manifest-path"])
+        .args(["--release", "--manifest-path"])
         .arg(package.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir)
@@ -488,4 +523,92 @@ fn damaged_weights_fail_validation_naming_the_first_diverging_layer() {
         outcome.classes.is_empty(),
         "inference ran after a failed validation"
     );
+}
+
+#[test]
+fn m4f_runs_the_model_linked_from_an_emitted_object() {
+    let artifact = compile(&M4F, Precision::Int8);
+    let x = samples();
+    let expected = host_classes(&artifact, &x);
+    let arena = Model::load(&AlignedBytes::new(&artifact))
+        .expect("load")
+        .arena_bytes();
+    let image = build_linked(
+        &M4F,
+        "m4f-linked",
+        &artifact,
+        &input_bytes(&artifact, &x),
+        arena,
+        Linking::Object,
+    );
+    // The image holds the artifact byte for byte under the emitted symbol.
+    let bytes = std::fs::read(&image).expect("read the image");
+    let file = object::File::parse(&*bytes).expect("an ELF image");
+    let symbol = file
+        .symbols()
+        .find(|s| s.name() == Ok("whittle_model"))
+        .expect("the image defines whittle_model");
+    assert_eq!(symbol.size() as usize, artifact.len());
+    assert_eq!(
+        symbol.address() % 16,
+        0,
+        "whittle_model is not 16-byte aligned"
+    );
+    let (status, output) = emulate(&M4F, &image);
+    assert_eq!(status, Some(0), "{output}");
+    assert!(output.contains("PASS: 0 of 40"), "{output}");
+    let classes: Vec<usize> = output
+        .lines()
+        .filter_map(|l| l.strip_prefix("sample ")?.split_once(": class "))
+        .map(|(_, k)| k.trim().parse().expect("a class"))
+        .collect();
+    assert_eq!(classes, expected, "{output}");
+}
+
+/// The MLPerf Tiny int8 models on the Cortex-M4F and RISC-V boards: each validates bit-exact
+/// at boot against the host and prints its instructions per inference (skipped when the
+/// reference data is not on this machine).
+#[test]
+fn mlperf_int8_models_on_the_boards() {
+    let Some(data) = whittle_tests::shared_data() else {
+        println!("SKIPPED: reference models not found (set WHITTLE_SHARED_DATA)");
+        return;
+    };
+    for name in [
+        "kws_ref_model",
+        "pretrainedResnet_quant",
+        "vww_96_int8",
+        "ad01_int8",
+    ] {
+        let input =
+            whittle_tests::npy(&data.join(format!("testdata/{name}/test_data_set_0/input_0.npy")));
+        for board in [&M4F, &RISCV] {
+            let opts = CompileOptions {
+                target: Target::resolve(board.profile).expect("built-in target"),
+                ..Default::default()
+            };
+            let compiled = whittle::compile_path(&data.join(format!("models/{name}.onnx")), &opts)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let artifact =
+                whittle::validate::embed(&compiled, board.profile, std::slice::from_ref(&input), 1)
+                    .expect("embed a validation vector");
+            let arena = compiled.plan.arena_bytes;
+            let inputs = input_bytes(&artifact, &input);
+            let case = format!("{}-{name}", board.name);
+            let outcome = run_firmware(board, &case, &artifact, &inputs, arena);
+            assert_eq!(outcome.status, Some(0), "{case}:\n{}", outcome.output);
+            assert!(
+                outcome.output.contains("max error 0 LSB") && outcome.output.contains("PASS"),
+                "{case}:\n{}",
+                outcome.output
+            );
+            let (text, data_bytes, bss) = image_size(&outcome.image);
+            println!(
+                "{case}: validation PASS (0 LSB); {} instructions per inference; artifact {} B, arena {arena} B (lower bound {} B); image text {text}, data {data_bytes}, bss {bss} B",
+                outcome.instructions.unwrap_or(0),
+                artifact.len(),
+                compiled.plan.lower_bound_bytes
+            );
+        }
+    }
 }

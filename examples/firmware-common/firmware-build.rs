@@ -3,6 +3,8 @@
 // - Puts the board's `memory.x` where the linker finds it.
 // - Checks `WHITTLE_MODEL` and `WHITTLE_INPUTS`, the absolute paths the firmware embeds with
 //   `include_model!(env!("WHITTLE_MODEL"))` and `include_bytes!(env!("WHITTLE_INPUTS"))`.
+// - With the firmware's `linked-model` feature, links `WHITTLE_MODEL_OBJECT` instead: an ELF
+//   object from `whittle emit --format elf-object --name whittle_model`.
 // - Writes `$OUT_DIR/arena.rs` with `ARENA_BYTES`: `WHITTLE_ARENA` (bytes), or
 //   `DEFAULT_ARENA_BYTES` when unset.
 
@@ -19,10 +21,21 @@ fn main() {
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=memory.x");
 
-    for var in ["WHITTLE_MODEL", "WHITTLE_INPUTS", "WHITTLE_ARENA"] {
+    for var in [
+        "WHITTLE_MODEL",
+        "WHITTLE_MODEL_OBJECT",
+        "WHITTLE_INPUTS",
+        "WHITTLE_ARENA",
+    ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
-    for var in ["WHITTLE_MODEL", "WHITTLE_INPUTS"] {
+    let linked = env::var_os("CARGO_FEATURE_LINKED_MODEL").is_some();
+    let files: &[&str] = if linked {
+        &["WHITTLE_MODEL_OBJECT", "WHITTLE_INPUTS"]
+    } else {
+        &["WHITTLE_MODEL", "WHITTLE_INPUTS"]
+    };
+    for &var in files {
         let path = env::var(var).unwrap_or_else(|_| {
             panic!("set {var} to the absolute path of the file to embed (see README.md)")
         });
@@ -30,6 +43,9 @@ fn main() {
             panic!("{var}={path}: not an absolute path to an existing file");
         }
         println!("cargo:rerun-if-changed={path}");
+        if var == "WHITTLE_MODEL_OBJECT" {
+            println!("cargo:rustc-link-arg={path}");
+        }
     }
     let arena = match env::var("WHITTLE_ARENA") {
         Ok(v) => v

@@ -13,7 +13,29 @@ use whittle_runtime::Model;
 include!(concat!(env!("OUT_DIR"), "/arena.rs"));
 
 /// The artifact (`WHITTLE_MODEL` at build time), 16-byte aligned.
-static MODEL: &[u8] = whittle_runtime::include_model!(env!("WHITTLE_MODEL"));
+#[cfg(not(feature = "linked-model"))]
+fn model_bytes() -> &'static [u8] {
+    whittle_runtime::include_model!(env!("WHITTLE_MODEL"))
+}
+
+/// The artifact linked from the object `whittle emit` wrote (`WHITTLE_MODEL_OBJECT`).
+#[cfg(feature = "linked-model")]
+fn model_bytes() -> &'static [u8] {
+    unsafe extern "C" {
+        /// First byte of the artifact, in `.rodata.whittle`, 16-byte aligned.
+        static whittle_model: u8;
+        /// The artifact's length in bytes (a little-endian u32 on 32-bit targets).
+        safe static whittle_model_len: u32;
+    }
+    // SAFETY: `whittle emit` defines `whittle_model` as the first of `whittle_model_len`
+    // bytes of read-only data, linked into flash and never written.
+    unsafe {
+        core::slice::from_raw_parts(
+            core::ptr::addr_of!(whittle_model),
+            whittle_model_len as usize,
+        )
+    }
+}
 
 /// The example inputs (`WHITTLE_INPUTS`): raw samples in the model's input type.
 static INPUTS: &[u8] = include_bytes!(env!("WHITTLE_INPUTS"));
@@ -34,7 +56,7 @@ fn firmware(out: &mut Console) -> Result<(), Error> {
         "board: mps2-an386 (Cortex-M4F); instructions = SysTick ticks x {} (-icount shift=0)",
         systick::INSTRUCTIONS_PER_TICK
     )?;
-    let model = Model::load(MODEL)?;
+    let model = Model::load(model_bytes())?;
     let arena = ARENA.take().ok_or(Error::ArenaTaken)?;
     systick::start().ok_or(Error::Counter)?;
     firmware_common::self_test(&model, arena, out, &mut systick::instructions)?;
