@@ -160,3 +160,52 @@ fn missing_or_ill_fitting_vectors_are_refused() {
     let err = whittle::validate::embed(&c, "generic", &[gesture_data("test")], 501).unwrap_err();
     assert!(err.to_string().contains("500 sample(s)"), "{err}");
 }
+
+/// A factory fixture's pass/fail line.
+#[derive(Default)]
+struct Pin {
+    high: Option<bool>,
+}
+
+impl embedded_hal::digital::ErrorType for Pin {
+    type Error = core::convert::Infallible;
+}
+
+impl embedded_hal::digital::OutputPin for Pin {
+    fn set_low(&mut self) -> Result<(), Self::Error> {
+        self.high = Some(false);
+        Ok(())
+    }
+    fn set_high(&mut self) -> Result<(), Self::Error> {
+        self.high = Some(true);
+        Ok(())
+    }
+}
+
+#[test]
+fn the_pass_fail_pin_follows_the_report() {
+    let c = gesture(true);
+    let good = with_vectors(&c, 2);
+    let mut bad = good.clone();
+    // Damage the first expected output byte: the run now disagrees with it.
+    let bytes = AlignedBytes::new(&good);
+    let outputs = Model::load(&bytes)
+        .expect("load")
+        .header()
+        .validation
+        .expect("vectors")
+        .outputs;
+    let at =
+        Preamble::parse(&bad).expect("preamble").weights_offset as usize + outputs.offset as usize;
+    bad[at] ^= 1;
+    let body = bad.len() - 4;
+    let crc = crc32(&bad[..body]);
+    bad[body..].copy_from_slice(&crc.to_le_bytes());
+    for (artifact, pass) in [(&good, true), (&bad, false)] {
+        let (report, text) = run_validation(artifact);
+        let report = report.expect("validation runs");
+        let mut pin = Pin::default();
+        whittle_runtime::signal(&report, &mut pin).expect("infallible");
+        assert_eq!(pin.high, Some(pass), "{text}");
+    }
+}
