@@ -20,3 +20,8 @@ $whittle compile examples/gesture/gesture.onnx --target cortex-m4f --quantize in
     --calib examples/gesture/data/train.npz -o "$out/gesture-int8.wtl"
 echo "float: $($whittle eval "$out/gesture.wtl" --data examples/gesture/data/test.npz | head -n 1)"
 echo "int8:  $($whittle eval "$out/gesture-int8.wtl" --data examples/gesture/data/test.npz | head -n 1)"
+
+# The release gate: int8 measured against float on the validation set (per class, per
+# segment, KL divergence, edge cases, flash and RAM), with JSON, Markdown and HTML reports.
+$whittle pipeline examples/gesture/pipeline.toml --report-dir "$out/reports" | sed -n '1p;3p'
+echo "  reports: $out/reports/report.html, summary.md, report.json"
