@@ -65,6 +65,8 @@ struct Outcome {
     output: String,
     classes: Vec<usize>,
     instructions: Option<u64>,
+    /// Most stack used, as the firmware measured it.
+    stack: Option<u64>,
     image: PathBuf,
 }
 
@@ -324,7 +326,7 @@ fn run_firmware(
     let image = build(board, case, artifact, inputs, arena);
     let (status, output) = emulate(board, &image);
     let mut classes = Vec::new();
-    let mut instructions = None;
+    let (mut instructions, mut stack) = (None, None);
     for line in output.lines() {
         if let Some((i, k)) = line
             .strip_prefix("sample ")
@@ -337,12 +339,16 @@ fn run_firmware(
         if let Some(rest) = line.strip_prefix("instructions per inference: ") {
             instructions = rest.split_whitespace().next().and_then(|n| n.parse().ok());
         }
+        if let Some(rest) = line.strip_prefix("stack high-water mark: ") {
+            stack = rest.split_whitespace().next().and_then(|n| n.parse().ok());
+        }
     }
     Outcome {
         status,
         output,
         classes,
         instructions,
+        stack,
         image,
     }
 }
@@ -413,9 +419,13 @@ fn check_board(board: &Board, case: &str, precision: Precision) -> Vec<usize> {
         .instructions
         .unwrap_or_else(|| panic!("{case}: no instruction count:\n{}", outcome.output));
     let (text, data, bss) = image_size(&outcome.image);
+    let stack = outcome
+        .stack
+        .unwrap_or_else(|| panic!("{case}: no stack high-water mark:\n{}", outcome.output));
     println!(
         "{case}: {} samples match the host; {instructions} instructions per inference; \
-         model {} bytes; image text {text}, data {data}, bss {bss} bytes",
+         model {} bytes; image text {text}, data {data}, bss {bss} bytes; stack peak {stack} \
+         bytes",
         expected.len(),
         artifact.len()
     );
@@ -609,11 +619,15 @@ fn mlperf_int8_models_on_the_boards() {
                 outcome.output
             );
             let (text, data_bytes, bss) = image_size(&outcome.image);
+            let stack = outcome.stack.expect("a stack high-water mark");
+            let bound = compiled.plan.lower_bound_bytes as u64;
+            let ram = data_bytes + bss + stack;
             println!(
-                "{case}: validation PASS (0 LSB); {} instructions per inference; artifact {} B, arena {arena} B (lower bound {} B); image text {text}, data {data_bytes}, bss {bss} B",
+                "{case}: validation PASS (0 LSB); {} instructions per inference; artifact {} B, arena {arena} B (lower bound {bound} B); image text {text}, data {data_bytes}, bss {bss}, stack peak {stack} B; total RAM {ram} B = {:.3} x lower bound + {} B",
                 outcome.instructions.unwrap_or(0),
                 artifact.len(),
-                compiled.plan.lower_bound_bytes
+                ram as f64 / bound as f64,
+                ram.saturating_sub(bound)
             );
         }
     }

@@ -14,6 +14,7 @@ mod check;
 mod console;
 mod error;
 mod infer;
+mod stack;
 #[cfg(feature = "cortex-m")]
 pub mod systick;
 
@@ -22,3 +23,4 @@ pub use check::self_test;
 pub use console::{Console, exit, finish};
 pub use error::Error;
 pub use infer::{Summary, argmax, run};
+pub use stack::Stack;

@@ -20,10 +20,25 @@ static INPUTS: &[u8] = include_bytes!(env!("WHITTLE_INPUTS"));
 
 static ARENA: StaticArena<ARENA_BYTES> = StaticArena::new();
 
+unsafe extern "C" {
+    /// Lowest address the stack may grow to (the linker script's end of static data).
+    static __estack: u8;
+    /// Where the stack starts (its highest address).
+    static _stack_start: u8;
+}
+
 #[entry]
 fn main() -> ! {
+    let stack = firmware_common::Stack::new(
+        core::ptr::addr_of!(__estack),
+        core::ptr::addr_of!(_stack_start),
+    );
+    stack.paint();
     let mut out = Console::open();
     let result = firmware(&mut out);
+    if result.is_ok() {
+        let _ = writeln!(out, "stack high-water mark: {} bytes", stack.high_water());
+    }
     firmware_common::finish(&mut out, result)
 }
 
