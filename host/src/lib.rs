@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod artifact;
+pub mod bench;
 pub mod compare;
 pub mod compile;
 pub mod data;

@@ -392,3 +392,29 @@ fn validation_vectors_are_embedded_and_shown() {
         assert!(!wtl.exists());
     }
 }
+
+#[test]
+fn bench_times_every_operator() {
+    let dir = tempfile::tempdir().unwrap();
+    let wtl = compiled_small_model(dir.path());
+    let out = whittle(&["bench", wtl.to_str().unwrap(), "--runs", "7", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(json["runs"], 7);
+    let (median, p90) = (
+        json["median_us"].as_f64().unwrap(),
+        json["p90_us"].as_f64().unwrap(),
+    );
+    assert!(median > 0.0 && p90 >= median, "{json}");
+    let ops = json["ops"].as_array().unwrap();
+    assert_eq!(ops.len(), 1, "{json}");
+    assert_eq!(ops[0]["op"], "Dense");
+    assert_eq!(ops[0]["kernel"], "reference");
+    assert!(
+        (ops[0]["share"].as_f64().unwrap() - 1.0).abs() < 1e-9,
+        "{json}"
+    );
+    let out = whittle(&["bench", wtl.to_str().unwrap(), "--runs", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--runs"), "{}", text(&out));
+}

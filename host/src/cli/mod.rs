@@ -7,6 +7,7 @@ macro_rules! out {
     };
 }
 
+mod bench;
 mod check;
 mod compare;
 mod compile;
@@ -31,6 +32,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Host latency of an artifact per inference (median, p90) and per operator.
+    Bench(bench::Args),
     /// List which nodes of an ONNX model compile, and why the others do not.
     Check(check::Args),
     /// Compare an artifact with its source model: agreement, KL divergence, per-layer SQNR.
@@ -64,6 +67,7 @@ const EXIT_ERROR: u8 = 2;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Bench(a) => bench::run(a),
         Command::Check(a) => check::run(a),
         Command::Compare(a) => compare::run(a),
         Command::Compile(a) => compile::run(a),

@@ -1,0 +1,146 @@
+//! Host latency of an artifact through `whittle-runtime`: whole inferences (median, p90) and
+//! every operator's share, with the kernel each operator runs.
+
+use crate::metrics::percentile;
+use serde::Serialize;
+use std::time::Instant;
+use whittle_runtime::{AlignedBytes, Interpreter, InvokeError, LoadError, Model};
+
+/// One operator's timing.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpTiming {
+    /// Execution index.
+    pub index: usize,
+    /// Operator name.
+    pub op: String,
+    /// Its output tensor.
+    pub output: String,
+    /// The kernel that runs it on this host.
+    pub kernel: String,
+    /// Median time over the runs, in microseconds.
+    pub median_us: f64,
+    /// Share of the summed operator medians.
+    pub share: f64,
+}
+
+/// What `bench` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// Timed inferences (after the warm-up ones).
+    pub runs: usize,
+    /// Median latency per inference, in microseconds.
+    pub median_us: f64,
+    /// 90th percentile.
+    pub p90_us: f64,
+    /// Fastest inference.
+    pub min_us: f64,
+    /// Mean.
+    pub mean_us: f64,
+    /// Per operator, in execution order.
+    pub ops: Vec<OpTiming>,
+}
+
+/// Why a benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The artifact was rejected.
+    #[error("cannot load artifact: {0}")]
+    Load(#[from] LoadError),
+    /// The runtime refused to run.
+    #[error("inference failed: {0}")]
+    Invoke(#[from] InvokeError),
+    /// Inputs do not fit the model.
+    #[error("{0}")]
+    Data(String),
+}
+
+/// The kernel every operator runs in this build: the scalar reference kernels (the
+/// specification; optimized variants are selected per target once they exist).
+const KERNEL: &str = "reference";
+
+/// Times `runs` inferences of `artifact` (after `warmup` untimed ones) on `inputs` (raw
+/// bytes per model input, one sample; zeros when `None`).
+pub fn bench(
+    artifact: &[u8],
+    inputs: Option<&[Vec<u8>]>,
+    runs: usize,
+    warmup: usize,
+) -> Result<BenchReport, BenchError> {
+    if runs == 0 {
+        return Err(BenchError::Data("--runs must be at least 1".into()));
+    }
+    let bytes = AlignedBytes::new(artifact);
+    let model = Model::load(&bytes)?;
+    let mut arena = vec![0u8; model.arena_bytes() + 16];
+    let mut interp = Interpreter::new(&model, &mut arena)?;
+    let ops: Vec<_> = model.ops().collect();
+    let names: Vec<String> = ops
+        .iter()
+        .map(|op| {
+            model
+                .header()
+                .tensors
+                .get(op.tensor)
+                .map_or_else(String::new, |t| t.name.to_string())
+        })
+        .collect();
+    let write_inputs = |interp: &mut Interpreter<'_, '_>| -> Result<(), BenchError> {
+        for index in 0..model.input_count() {
+            let slot = interp.input_bytes_mut(index)?;
+            match inputs.and_then(|i| i.get(index)) {
+                Some(data) if data.len() == slot.len() => slot.copy_from_slice(data),
+                Some(data) => {
+                    return Err(BenchError::Data(format!(
+                        "input {index} takes {} bytes per sample, {} given",
+                        slot.len(),
+                        data.len()
+                    )));
+                }
+                None => slot.fill(0),
+            }
+        }
+        Ok(())
+    };
+    for _ in 0..warmup {
+        write_inputs(&mut interp)?;
+        interp.invoke()?;
+    }
+    let mut totals = Vec::with_capacity(runs);
+    let mut per_op: Vec<Vec<f64>> = vec![Vec::with_capacity(runs); ops.len()];
+    for _ in 0..runs {
+        write_inputs(&mut interp)?;
+        let start = Instant::now();
+        let mut last = start;
+        interp.invoke_observed(|index, _, _| {
+            let now = Instant::now();
+            if let Some(times) = per_op.get_mut(index) {
+                times.push((now - last).as_secs_f64() * 1e6);
+            }
+            last = now;
+        })?;
+        totals.push(start.elapsed().as_secs_f64() * 1e6);
+    }
+    let medians: Vec<f64> = per_op.iter().map(|t| percentile(t, 50.0)).collect();
+    let sum: f64 = medians.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+    Ok(BenchReport {
+        runs,
+        median_us: percentile(&totals, 50.0),
+        p90_us: percentile(&totals, 90.0),
+        min_us: totals.iter().copied().fold(f64::INFINITY, f64::min),
+        mean_us: totals.iter().sum::<f64>() / runs as f64,
+        ops: ops
+            .iter()
+            .zip(names)
+            .zip(&medians)
+            .enumerate()
+            .map(|(index, ((op, output), &median_us))| OpTiming {
+                index,
+                op: op.kind.name().to_string(),
+                output,
+                kernel: KERNEL.to_string(),
+                median_us,
+                share: median_us / sum,
+            })
+            .collect(),
+    })
+}
