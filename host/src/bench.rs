@@ -2,9 +2,10 @@
 //! every operator's share, with the kernel each operator runs.
 
 use crate::metrics::percentile;
+use crate::run::RunError;
 use serde::Serialize;
 use std::time::Instant;
-use whittle_runtime::{AlignedBytes, Interpreter, InvokeError, LoadError, Model};
+use whittle_runtime::{AlignedBytes, Interpreter, Model};
 
 /// One operator's timing.
 #[derive(Debug, Clone, Serialize)]
@@ -40,20 +41,6 @@ pub struct BenchReport {
     pub ops: Vec<OpTiming>,
 }
 
-/// Why a benchmark could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum BenchError {
-    /// The artifact was rejected.
-    #[error("cannot load artifact: {0}")]
-    Load(#[from] LoadError),
-    /// The runtime refused to run.
-    #[error("inference failed: {0}")]
-    Invoke(#[from] InvokeError),
-    /// Inputs do not fit the model.
-    #[error("{0}")]
-    Data(String),
-}
-
 /// The kernel every operator runs in this build: the scalar reference kernels (the
 /// specification; optimized variants are selected per target once they exist).
 const KERNEL: &str = "reference";
@@ -65,9 +52,9 @@ pub fn bench(
     inputs: Option<&[Vec<u8>]>,
     runs: usize,
     warmup: usize,
-) -> Result<BenchReport, BenchError> {
+) -> Result<BenchReport, RunError> {
     if runs == 0 {
-        return Err(BenchError::Data("--runs must be at least 1".into()));
+        return Err(RunError::Data("--runs must be at least 1".into()));
     }
     let bytes = AlignedBytes::new(artifact);
     let model = Model::load(&bytes)?;
@@ -84,13 +71,13 @@ pub fn bench(
                 .map_or_else(String::new, |t| t.name.to_string())
         })
         .collect();
-    let write_inputs = |interp: &mut Interpreter<'_, '_>| -> Result<(), BenchError> {
+    let write_inputs = |interp: &mut Interpreter<'_, '_>| -> Result<(), RunError> {
         for index in 0..model.input_count() {
             let slot = interp.input_bytes_mut(index)?;
             match inputs.and_then(|i| i.get(index)) {
                 Some(data) if data.len() == slot.len() => slot.copy_from_slice(data),
                 Some(data) => {
-                    return Err(BenchError::Data(format!(
+                    return Err(RunError::Data(format!(
                         "input {index} takes {} bytes per sample, {} given",
                         slot.len(),
                         data.len()

@@ -2,24 +2,11 @@
 //! command leaves no output file behind.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::{text, whittle};
 use whittle::Tensor;
 use whittle::onnx::build::{Attr, GraphBuilder};
-
-fn whittle(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_whittle"))
-        .args(args)
-        .output()
-        .expect("run whittle")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn small_model(dir: &Path) -> PathBuf {
     let mut g = GraphBuilder::new("small", 13);

@@ -3,22 +3,10 @@
 
 use object::{Architecture, Object, ObjectSection, ObjectSymbol};
 use std::path::{Path, PathBuf};
+mod common;
+
+use common::{text, whittle};
 use std::process::{Command, Output};
-
-fn whittle(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_whittle"))
-        .args(args)
-        .output()
-        .expect("run whittle")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

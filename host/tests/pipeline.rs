@@ -4,27 +4,15 @@
 //! version misses a gate.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::{text, whittle};
+use std::process::Command;
 use whittle::Tensor;
 use whittle::onnx::build::GraphBuilder;
 
 const EXIT_GATE: i32 = 1;
 const EXIT_INPUT: i32 = 2;
-
-fn whittle(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_whittle"))
-        .args(args)
-        .output()
-        .expect("run whittle")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn example_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gesture")

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 mod arena;
+mod boot;
 mod check;
 mod console;
 mod error;
@@ -19,6 +20,7 @@ mod stack;
 pub mod systick;
 
 pub use arena::StaticArena;
+pub use boot::{Board, boot};
 pub use check::self_test;
 pub use console::{Console, exit, finish};
 pub use error::Error;

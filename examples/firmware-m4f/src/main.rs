@@ -5,10 +5,8 @@
 #![no_std]
 #![no_main]
 
-use core::fmt::Write;
 use cortex_m_rt::entry;
-use firmware_common::{Console, Error, StaticArena, systick};
-use whittle_runtime::Model;
+use firmware_common::{Board, Stack, StaticArena, systick};
 
 include!(concat!(env!("OUT_DIR"), "/arena.rs"));
 
@@ -51,30 +49,22 @@ unsafe extern "C" {
 
 #[entry]
 fn main() -> ! {
-    let stack = firmware_common::Stack::new(
+    let stack = Stack::new(
         core::ptr::addr_of!(_stack_end),
         core::ptr::addr_of!(_stack_start),
     );
     stack.paint();
-    let mut out = Console::open();
-    let result = firmware(&mut out);
-    if result.is_ok() {
-        let _ = writeln!(out, "stack high-water mark: {} bytes", stack.high_water());
-    }
-    firmware_common::finish(&mut out, result)
-}
-
-/// Loads the model, validates it against its embedded vectors, and runs every sample.
-fn firmware(out: &mut Console) -> Result<(), Error> {
-    writeln!(
-        out,
-        "board: mps2-an386 (Cortex-M4F); instructions = SysTick ticks x {} (-icount shift=0)",
-        systick::INSTRUCTIONS_PER_TICK
-    )?;
-    let model = Model::load(model_bytes())?;
-    let arena = ARENA.take().ok_or(Error::ArenaTaken)?;
-    systick::start().ok_or(Error::Counter)?;
-    firmware_common::self_test(&model, arena, out, &mut systick::instructions)?;
-    firmware_common::run(&model, INPUTS, arena, out, &mut systick::instructions)?;
-    Ok(())
+    firmware_common::boot(
+        format_args!(
+            "board: mps2-an386 (Cortex-M4F); instructions = SysTick ticks x {} (-icount shift=0)",
+            systick::INSTRUCTIONS_PER_TICK
+        ),
+        Board {
+            model: model_bytes(),
+            inputs: INPUTS,
+            arena: ARENA.take(),
+            stack,
+            counter: systick::start().map(|()| systick::instructions),
+        },
+    )
 }

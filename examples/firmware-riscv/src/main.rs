@@ -5,10 +5,9 @@
 #![no_main]
 
 use core::fmt::Write;
-use firmware_common::{Console, Error, StaticArena};
+use firmware_common::{Board, Console, Stack, StaticArena};
 use riscv::register::{mcause, minstret, mtval};
 use riscv_rt::{TrapFrame, entry};
-use whittle_runtime::Model;
 
 include!(concat!(env!("OUT_DIR"), "/arena.rs"));
 
@@ -29,27 +28,21 @@ unsafe extern "C" {
 
 #[entry]
 fn main() -> ! {
-    let stack = firmware_common::Stack::new(
+    let stack = Stack::new(
         core::ptr::addr_of!(__estack),
         core::ptr::addr_of!(_stack_start),
     );
     stack.paint();
-    let mut out = Console::open();
-    let result = firmware(&mut out);
-    if result.is_ok() {
-        let _ = writeln!(out, "stack high-water mark: {} bytes", stack.high_water());
-    }
-    firmware_common::finish(&mut out, result)
-}
-
-/// Loads the model, validates it against its embedded vectors, and runs every sample.
-fn firmware(out: &mut Console) -> Result<(), Error> {
-    writeln!(out, "board: virt (RV32IMAC); instructions from minstret")?;
-    let model = Model::load(MODEL)?;
-    let arena = ARENA.take().ok_or(Error::ArenaTaken)?;
-    firmware_common::self_test(&model, arena, out, &mut minstret::read64)?;
-    firmware_common::run(&model, INPUTS, arena, out, &mut minstret::read64)?;
-    Ok(())
+    firmware_common::boot(
+        format_args!("board: virt (RV32IMAC); instructions from minstret"),
+        Board {
+            model: MODEL,
+            inputs: INPUTS,
+            arena: ARENA.take(),
+            stack,
+            counter: Some(minstret::read64),
+        },
+    )
 }
 
 /// Any exception (riscv-rt's default would spin forever): report it and exit with status 1.
