@@ -56,24 +56,33 @@ fn probe_symbols(control: bool) -> Vec<(String, u64)> {
         .collect()
 }
 
-/// Soft-float entry points of compiler-builtins (AEABI and libgcc names) and libm.
+/// Soft-float entry points of compiler-builtins (AEABI and libgcc names, unmangled and
+/// starting with `__`) and functions of the `libm` crate. Mangled Rust names are not matched
+/// by suffix: their hashes could spell `df3` by chance.
 fn soft_float(symbols: &[(String, u64)]) -> Vec<&String> {
-    let patterns = [
+    const AEABI: [&str; 8] = [
         "__aeabi_f",
         "__aeabi_d",
         "__aeabi_i2f",
         "__aeabi_ui2f",
         "__aeabi_l2f",
-        "sf3",
-        "df3",
-        "sf2",
-        "df2",
-        "libm",
+        "__aeabi_ul2f",
+        "__aeabi_i2d",
+        "__aeabi_ui2d",
+    ];
+    const LIBGCC_SUFFIXES: [&str; 12] = [
+        "sf3", "df3", "sf2", "df2", "sfsi", "dfsi", "sisf", "sidf", "sfdi", "dfdi", "disf", "didf",
     ];
     symbols
         .iter()
         .map(|(name, _)| name)
-        .filter(|name| patterns.iter().any(|p| name.contains(p)))
+        .filter(|name| {
+            let builtin = name.starts_with("__")
+                && (AEABI.iter().any(|p| name.starts_with(p))
+                    || LIBGCC_SUFFIXES.iter().any(|s| name.ends_with(s)));
+            let libm = name.contains("4libm");
+            builtin || libm
+        })
         .collect()
 }
 
