@@ -25,11 +25,16 @@ if ! command -v chromium >/dev/null; then
 fi
 export WHITTLE_REQUIRE_BROWSER=1
 
-echo "== whittle-runtime without std"
+echo "== whittle-runtime without std: every operator, and only the int8 KWS set"
+kws_features=int8,conv,dense,pool,softmax
 for target in "${nostd_targets[@]}"; do
-    cargo build --quiet -p whittle-runtime --no-default-features --target "$target"
+    cargo build --quiet -p whittle-runtime --no-default-features --features all-ops --target "$target"
+    cargo build --quiet -p whittle-runtime --no-default-features --features "$kws_features" --target "$target"
     echo "   $target: ok"
 done
+
+echo "== whittle-runtime with only the int8 KWS operators refuses a float model by name"
+cargo test --quiet -p whittle-runtime --no-default-features --features "$kws_features" --test opset
 
 echo "== tests"
 cargo test --workspace --no-fail-fast

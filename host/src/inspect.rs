@@ -69,6 +69,9 @@ pub struct Summary {
     pub weight_breakdown: WeightBreakdown,
     /// Embedded validation vectors, if any.
     pub validation: Option<ValidationSummary>,
+    /// The runtime's cargo features this model's operators need (a firmware that runs only
+    /// this model can build the runtime with just these, `default-features = false`).
+    pub runtime_features: Vec<String>,
 }
 
 /// What the embedded validation vectors take.
@@ -173,6 +176,20 @@ fn macs(kind: &OpKind) -> u64 {
     }
 }
 
+/// The runtime features `ops` need, in the runtime's own order, without repeats.
+pub fn runtime_features(ops: impl IntoIterator<Item = OpKind>) -> Vec<String> {
+    let mut needed: Vec<whittle_runtime::format::Feature> = Vec::new();
+    for op in ops {
+        for &feature in op.required_features() {
+            if !needed.contains(&feature) {
+                needed.push(feature);
+            }
+        }
+    }
+    needed.sort_by_key(|f| f.bit());
+    needed.iter().map(|f| f.name().to_string()).collect()
+}
+
 impl Summary {
     /// Loads and summarizes an artifact.
     pub fn of(bytes: &[u8]) -> Result<Summary, LoadError> {
@@ -226,6 +243,7 @@ impl Summary {
             outputs: (0..model.output_count())
                 .filter_map(|i| io(model.output(i)))
                 .collect(),
+            runtime_features: runtime_features(model.ops().map(|op| op.kind)),
             validation: model.header().validation.map(|v| ValidationSummary {
                 vectors: v.vectors,
                 bytes: [v.inputs, v.outputs, v.layer_checksums]

@@ -93,6 +93,11 @@ fn compile_inspect_run_round_trip() {
     }
     assert_eq!(json["target"], "cortex-m4f");
     assert_eq!(json["ops"], serde_json::json!(["Dense"]));
+    // A float Dense needs the runtime's float and dense operators, nothing else.
+    assert_eq!(
+        json["runtime_features"],
+        serde_json::json!(["float", "dense"])
+    );
     assert_eq!(
         json["artifact_bytes"].as_u64().unwrap() as usize,
         std::fs::metadata(&wtl).unwrap().len() as usize

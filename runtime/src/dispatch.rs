@@ -20,6 +20,7 @@ pub(crate) fn run(
     let output = kind.output();
     let (inputs, out) = arena::split(arena, weights, output)?;
     match kind {
+        #[cfg(all(feature = "float", feature = "conv"))]
         OpKind::Conv2d(op) => {
             let bias = op.bias.map(|b| inputs.typed::<f32>(b)).transpose()?;
             kernels::conv::conv2d_f32(
@@ -31,6 +32,7 @@ pub(crate) fn run(
                 cast_mut(out)?,
             )?
         }
+        #[cfg(all(feature = "float", feature = "dense"))]
         OpKind::Dense(op) => {
             let bias = op.bias.map(|b| inputs.typed::<f32>(b)).transpose()?;
             let shape = DenseShape {
@@ -47,6 +49,7 @@ pub(crate) fn run(
                 cast_mut(out)?,
             )?
         }
+        #[cfg(all(feature = "float", feature = "matmul"))]
         OpKind::MatMul(op) => kernels::matmul::matmul_f32(
             &op.a_shape,
             &op.b_shape,
@@ -55,6 +58,7 @@ pub(crate) fn run(
             inputs.typed(op.b)?,
             cast_mut(out)?,
         )?,
+        #[cfg(all(feature = "float", feature = "binary"))]
         OpKind::Binary(op) => kernels::binary::binary_f32(
             op.kind,
             op.act,
@@ -63,9 +67,11 @@ pub(crate) fn run(
             inputs.typed_src(op.b)?,
             cast_mut(out)?,
         )?,
+        #[cfg(all(feature = "float", feature = "unary"))]
         OpKind::Unary(op) => {
             kernels::unary::unary_f32(op.kind, inputs.typed_src(op.input)?, cast_mut(out)?)?
         }
+        #[cfg(all(feature = "float", feature = "softmax"))]
         OpKind::Softmax(op) => kernels::softmax::softmax_f32(
             op.outer,
             op.axis,
@@ -74,9 +80,11 @@ pub(crate) fn run(
             inputs.typed(op.input)?,
             cast_mut(out)?,
         )?,
+        #[cfg(all(feature = "float", feature = "pool"))]
         OpKind::Pool2d(op) => {
             kernels::pool::pool2d_f32(op.kind, &op.geom, inputs.typed(op.input)?, cast_mut(out)?)?
         }
+        #[cfg(all(feature = "float", feature = "pool"))]
         OpKind::GlobalPool(op) => {
             let kind = match op.kind {
                 PoolKind::Max => PoolKind::Max,
@@ -93,6 +101,7 @@ pub(crate) fn run(
                 cast_mut(out)?,
             )?
         }
+        #[cfg(feature = "layout")]
         OpKind::Transpose(op) => {
             let (shape, perm, input) = (&op.in_shape, &op.perm, op.input);
             match op.dtype.size() {
@@ -111,6 +120,7 @@ pub(crate) fn run(
                 )?,
             }
         }
+        #[cfg(feature = "layout")]
         OpKind::Copy(op) => {
             let plan = kernels::copy::BlockCopy {
                 blocks: op.blocks,
@@ -122,6 +132,7 @@ pub(crate) fn run(
             };
             kernels::copy::copy_blocks(&plan, inputs.typed(op.input)?, out)?
         }
+        #[cfg(feature = "layout")]
         OpKind::Pad(op) => {
             let (from, to, begin, bits) = (&op.in_shape, &op.out_shape, &op.begin, op.value_bits);
             match op.dtype.size() {
@@ -151,6 +162,7 @@ pub(crate) fn run(
                 )?,
             }
         }
+        #[cfg(all(feature = "int8", feature = "conv"))]
         OpKind::Conv2dI8(op) => {
             let q = quant_out(
                 &inputs,
@@ -168,6 +180,7 @@ pub(crate) fn run(
                 cast_mut(out)?,
             )?
         }
+        #[cfg(all(feature = "int8", feature = "dense"))]
         OpKind::DenseI8(op) => {
             let q = quant_out(
                 &inputs,
@@ -190,6 +203,7 @@ pub(crate) fn run(
                 cast_mut(out)?,
             )?
         }
+        #[cfg(all(feature = "int8", feature = "binary"))]
         OpKind::BinaryI8(op) => {
             let q = kernels::binary::QuantBinary {
                 kind: op.kind,
@@ -210,6 +224,7 @@ pub(crate) fn run(
                 cast_mut(out)?,
             )?
         }
+        #[cfg(all(feature = "int8", feature = "pool"))]
         OpKind::Pool2dI8(op) => kernels::pool::pool2d_i8(
             op.kind,
             &op.geom,
@@ -218,6 +233,7 @@ pub(crate) fn run(
             inputs.typed(op.input)?,
             cast_mut(out)?,
         )?,
+        #[cfg(all(feature = "int8", feature = "pool"))]
         OpKind::GlobalPoolI8(op) => kernels::pool::global_pool_i8(
             op.kind,
             op.batch,
@@ -226,6 +242,7 @@ pub(crate) fn run(
             inputs.typed(op.input)?,
             cast_mut(out)?,
         )?,
+        #[cfg(all(feature = "int8", feature = "softmax"))]
         OpKind::SoftmaxI8(op) => kernels::softmax::softmax_i8(
             op.outer,
             op.axis,
@@ -234,29 +251,35 @@ pub(crate) fn run(
             inputs.typed(op.input)?,
             cast_mut(out)?,
         )?,
+        #[cfg(all(feature = "int8", feature = "lookup"))]
         OpKind::LookupI8(op) => kernels::lookup::lookup_i8(
             inputs.typed(op.table)?,
             inputs.typed_src(op.input)?,
             cast_mut(out)?,
         )?,
+        #[cfg(all(feature = "int8", feature = "quantize"))]
         OpKind::RequantizeI8(op) => kernels::quantize::requantize_i8(
             (op.input_zp, op.output_zp),
             op.scale,
             inputs.typed_src(op.input)?,
             cast_mut(out)?,
         )?,
+        #[cfg(feature = "quantize")]
         OpKind::Quantize(op) => kernels::quantize::quantize_f32(
             op.scale,
             op.zero_point,
             inputs.typed(op.input)?,
             cast_mut(out)?,
         )?,
+        #[cfg(feature = "quantize")]
         OpKind::Dequantize(op) => kernels::quantize::dequantize_i8(
             op.scale,
             op.zero_point,
             inputs.typed(op.input)?,
             cast_mut(out)?,
         )?,
+        #[allow(unreachable_patterns)] // reached only by builds that leave operators out
+        _ => return Err(Unresolved),
     }
     Ok(output)
 }

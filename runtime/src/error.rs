@@ -59,8 +59,6 @@ pub enum LoadError {
         /// What is wrong with it.
         fault: OpFault,
     },
-    /// The embedded validation vectors do not fit the model or the weight blob.
-    BadValidation,
 }
 
 /// What is wrong with one operator or tensor description.
@@ -85,6 +83,8 @@ pub enum OpFault {
     BadDType,
     /// A tensor that must be writable lives in the read-only weight blob.
     ReadOnly,
+    /// The operator was left out of this build of the runtime (see its cargo features).
+    NotCompiledIn,
 }
 
 /// Why an inference could not run. None of these depend on the artifact's contents.
@@ -134,6 +134,7 @@ impl fmt::Display for OpFault {
             OpFault::BadParameter => "parameter out of range",
             OpFault::BadDType => "unsupported element type",
             OpFault::ReadOnly => "writable tensor placed in read-only weights",
+            OpFault::NotCompiledIn => "operator not compiled into this runtime (cargo features)",
         })
     }
 }
@@ -168,9 +169,6 @@ impl fmt::Display for LoadError {
             LoadError::TargetMismatch => f.write_str("artifact was compiled for another target"),
             LoadError::InvalidTensor { index, fault } => write!(f, "tensor {index}: {fault}"),
             LoadError::InvalidOp { index, fault } => write!(f, "operator {index}: {fault}"),
-            LoadError::BadValidation => {
-                f.write_str("validation vectors do not fit the model or the weight blob")
-            }
         }
     }
 }

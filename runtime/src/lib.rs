@@ -21,6 +21,11 @@
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
+// A build that leaves operators out keeps their checks and helpers compiled but unused.
+#![cfg_attr(
+    not(feature = "all-ops"),
+    allow(dead_code, unused_imports, unused_variables, unreachable_code)
+)]
 
 #[cfg(feature = "std")]
 extern crate std;

@@ -67,6 +67,8 @@ impl ValidationReport {
 pub enum ValidateError {
     /// The artifact holds no validation vectors (compile with `--embed-validation N`).
     NoVectors,
+    /// The vectors do not fit the model's inputs, outputs and operators, or the weight blob.
+    BadVectors,
     /// Inference failed (for example, the arena is too small).
     Invoke(InvokeError),
     /// The report could not be written.
@@ -89,6 +91,9 @@ impl fmt::Display for ValidateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ValidateError::NoVectors => f.write_str("the artifact holds no validation vectors"),
+            ValidateError::BadVectors => {
+                f.write_str("the validation vectors do not fit the model or the weight blob")
+            }
             ValidateError::Invoke(e) => write!(f, "inference failed: {e}"),
             ValidateError::Write => f.write_str("the report could not be written"),
         }
@@ -169,6 +174,9 @@ pub fn validate(
     counter: &mut impl Counter,
 ) -> Result<ValidationReport, ValidateError> {
     let v: Validation = model.header().validation.ok_or(ValidateError::NoVectors)?;
+    if !crate::verify::vectors_fit(model.header(), &v, model.weights().len()) {
+        return Err(ValidateError::BadVectors);
+    }
     let (inputs, outputs, checksums) = (
         blob(model, v.inputs)?,
         blob(model, v.outputs)?,

@@ -35,6 +35,7 @@ pub fn self_test(
             writeln!(out, "validation: the artifact holds no vectors")?;
             Ok(())
         }
+        Err(ValidateError::BadVectors) => Err(Error::BadVectors),
         Err(ValidateError::Invoke(e)) => Err(e.into()),
         Err(ValidateError::Write) => Err(Error::Write),
     }

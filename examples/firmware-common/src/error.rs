@@ -39,6 +39,8 @@ pub enum Error {
     Counter,
     /// Writing the report failed.
     Write,
+    /// The embedded validation vectors do not fit the model: they cannot be run.
+    BadVectors,
     /// The embedded validation vectors did not reproduce the host's results.
     Validation {
         /// Output elements that differ.
@@ -93,6 +95,9 @@ impl fmt::Display for Error {
             Error::ArenaTaken => f.write_str("the static arena was already taken"),
             Error::Counter => f.write_str("the instruction counter is unavailable"),
             Error::Write => f.write_str("writing the report failed"),
+            Error::BadVectors => {
+                f.write_str("the embedded validation vectors do not fit the model or its weights")
+            }
             Error::Validation { mismatches, layer } => {
                 write!(
                     f,

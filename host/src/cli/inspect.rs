@@ -58,6 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         "  MACs         {:>12} per inference",
         bytes(s.macs as usize)
     );
+    out!("  runtime features  {}", s.runtime_features.join(", "));
     if let Some(v) = &s.validation {
         out!(
             "  validation   {:>12} vector(s), {} bytes (inputs, expected outputs, layer checksums)",

@@ -10,9 +10,11 @@
 //! last 4     CRC-32 of every byte before it
 //! ```
 
+mod fields;
 mod header;
 mod int8;
 mod ops;
+mod opset;
 mod params;
 mod preamble;
 mod section;
@@ -23,6 +25,8 @@ pub use int8::{
     RequantizeI8, SoftmaxI8,
 };
 pub use ops::{OpDesc, OpKind};
+pub(crate) use opset::encoded_variant;
+pub use opset::{Feature, features_for_variant, variant_compiled_in};
 pub use params::{
     Activation, Binary, BinaryKind, Conv2d, ConvGeometry, Copy, Dense, GlobalPool, MatMul, Pad,
     Pool2d, PoolGeometry, PoolKind, Softmax, Transpose, Unary, UnaryKind,

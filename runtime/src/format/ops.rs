@@ -20,46 +20,130 @@ pub struct OpDesc {
 #[non_exhaustive]
 pub enum OpKind {
     /// 2-D convolution, NHWC, f32.
+    #[cfg_attr(
+        not(all(feature = "float", feature = "conv")),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
     Conv2d(Conv2d),
     /// Fully connected layer, f32.
+    #[cfg_attr(
+        not(all(feature = "float", feature = "dense")),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
     Dense(Dense),
     /// Batched matrix product of two tensors, f32.
+    #[cfg_attr(
+        not(all(feature = "float", feature = "matmul")),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
     MatMul(MatMul),
     /// Element-wise binary operator with broadcasting, f32.
+    #[cfg_attr(
+        not(all(feature = "float", feature = "binary")),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
     Binary(Binary),
     /// Element-wise unary operator, f32.
+    #[cfg_attr(
+        not(all(feature = "float", feature = "unary")),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
     Unary(Unary),
     /// Softmax or log-softmax along one axis, f32.
+    #[cfg_attr(
+        not(all(feature = "float", feature = "softmax")),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
     Softmax(Softmax),
     /// Max or average pooling, NHWC, f32.
+    #[cfg_attr(
+        not(all(feature = "float", feature = "pool")),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
     Pool2d(Pool2d),
     /// Global max or average pooling, NHWC, f32.
+    #[cfg_attr(
+        not(all(feature = "float", feature = "pool")),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
     GlobalPool(GlobalPool),
     /// Axis permutation, any element type.
+    #[cfg_attr(
+        not(all(feature = "layout")),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
     Transpose(Transpose),
     /// Strided block copy (concatenation, slicing, splitting), any element type.
+    #[cfg_attr(
+        not(all(feature = "layout")),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
     Copy(Copy),
     /// Constant padding, any element type.
+    #[cfg_attr(
+        not(all(feature = "layout")),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
     Pad(Pad),
     /// 2-D convolution, NHWC, int8.
+    #[cfg_attr(
+        not(all(feature = "int8", feature = "conv")),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
     Conv2dI8(Conv2dI8),
     /// Fully connected layer, int8.
+    #[cfg_attr(
+        not(all(feature = "int8", feature = "dense")),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
     DenseI8(DenseI8),
     /// Element-wise Add, Sub or Mul with broadcasting, int8.
+    #[cfg_attr(
+        not(all(feature = "int8", feature = "binary")),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
     BinaryI8(BinaryI8),
     /// Max or average pooling, NHWC, int8.
+    #[cfg_attr(
+        not(all(feature = "int8", feature = "pool")),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
     Pool2dI8(Pool2dI8),
     /// Global max or average pooling, int8 (input and output share scale and zero point).
+    #[cfg_attr(
+        not(all(feature = "int8", feature = "pool")),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
     GlobalPoolI8(GlobalPool),
     /// Softmax, int8 in, int8 out (scale 1/256).
+    #[cfg_attr(
+        not(all(feature = "int8", feature = "softmax")),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
     SoftmaxI8(SoftmaxI8),
     /// Table lookup, int8 -> int8.
+    #[cfg_attr(
+        not(all(feature = "int8", feature = "lookup")),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
     LookupI8(LookupI8),
     /// Change of scale and zero point, int8 -> int8.
+    #[cfg_attr(
+        not(all(feature = "int8", feature = "quantize")),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
     RequantizeI8(RequantizeI8),
     /// float32 -> int8.
+    #[cfg_attr(
+        not(feature = "quantize"),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
     Quantize(Quantize),
     /// int8 -> float32.
+    #[cfg_attr(
+        not(feature = "quantize"),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
     Dequantize(Dequantize),
 }
 

@@ -34,7 +34,7 @@ impl Activation {
 }
 
 /// Geometry of a 2-D convolution over NHWC data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ConvGeometry {
     /// Batch size.
     pub batch: u32,
@@ -264,7 +264,7 @@ pub enum PoolKind {
 }
 
 /// Geometry of a 2-D pooling over NHWC data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct PoolGeometry {
     /// Batch size.
     pub batch: u32,
@@ -387,3 +387,43 @@ pub struct Pad {
     /// Fill value, as the little-endian bits of one element of `dtype`.
     pub value_bits: u32,
 }
+
+super::fields::deserialize_u32_fields!(ConvGeometry {
+    batch,
+    in_h,
+    in_w,
+    in_c,
+    out_h,
+    out_w,
+    out_c,
+    kernel_h,
+    kernel_w,
+    stride_h,
+    stride_w,
+    dilation_h,
+    dilation_w,
+    pad_top,
+    pad_left,
+    pad_bottom,
+    pad_right,
+    groups,
+});
+
+super::fields::deserialize_u32_fields!(PoolGeometry {
+    batch,
+    in_h,
+    in_w,
+    channels,
+    out_h,
+    out_w,
+    kernel_h,
+    kernel_w,
+    stride_h,
+    stride_w,
+    dilation_h,
+    dilation_w,
+    pad_top,
+    pad_left,
+    pad_bottom,
+    pad_right,
+});

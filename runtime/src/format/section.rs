@@ -78,6 +78,13 @@ pub struct SectionIter<'a, T> {
     _item: PhantomData<fn() -> T>,
 }
 
+impl<'a, T> SectionIter<'a, T> {
+    /// The bytes not decoded yet: after an error, the failing element's encoding onwards.
+    pub(crate) fn undecoded(&self) -> &'a [u8] {
+        self.bytes
+    }
+}
+
 impl<'a, T: Deserialize<'a>> Iterator for SectionIter<'a, T> {
     type Item = Result<T, postcard::Error>;
 

@@ -21,7 +21,7 @@ fn activation(lo: i8, hi: i8) -> Check {
 
 /// Requantization tables of one or one-per-channel entries, apart from the output.
 fn requantization(r: &Requant, channels: u32, output: crate::format::Buf, s: &Spaces) -> Check {
-    let n = u64::from(r.multipliers.bytes) / 4;
+    let n = u64::from(r.multipliers.bytes / 4);
     ensure(n == 1 || n == u64::from(channels), OpFault::BadShape)?;
     s.buf(r.multipliers, DType::I32, Some(n))?;
     s.buf(r.shifts, DType::I8, Some(n))?;
@@ -79,7 +79,11 @@ pub(super) fn softmax(op: &SoftmaxI8, s: &Spaces) -> Check {
     let len = product(&[op.outer, op.axis, op.inner]);
     s.buf(op.input, DType::I8, len)?;
     s.out(op.output, DType::I8, len)?;
-    let entries = u64::from(op.table.bytes) / 2;
+    ensure(
+        op.axis <= crate::kernels::softmax::MAX_AXIS_I8,
+        OpFault::BadShape,
+    )?;
+    let entries = u64::from(op.table.bytes / 2);
     ensure(entries <= 255, OpFault::BadParameter)?;
     s.buf(op.table, DType::I16, Some(entries))?;
     disjoint(op.input, op.output)?;

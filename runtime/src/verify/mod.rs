@@ -142,10 +142,13 @@ fn ensure(condition: bool, fault: OpFault) -> Check {
 }
 
 /// Output size of a window sliding over `size + pads` (floor), or `None` if it does not fit.
+/// Computed in 32 bits (a dimension past that is refused), so small cores need no 64-bit division.
 fn window_out(size: u32, pad: (u32, u32), kernel: u32, stride: u32, dilation: u32) -> Option<u64> {
-    let padded = u64::from(size) + u64::from(pad.0) + u64::from(pad.1);
-    let extent = u64::from(dilation) * (u64::from(kernel).checked_sub(1)?) + 1;
-    Some(padded.checked_sub(extent)? / u64::from(stride) + 1)
+    let padded = size.checked_add(pad.0)?.checked_add(pad.1)?;
+    let extent = dilation
+        .checked_mul(kernel.checked_sub(1)?)?
+        .checked_add(1)?;
+    Some(u64::from(padded.checked_sub(extent)?.checked_div(stride)?) + 1)
 }
 
 /// Verifies the header's tables and operators against the arena and weight sizes.
@@ -185,18 +188,48 @@ pub(crate) fn verify(header: &Header<'_>, weights_len: usize) -> Result<(), Load
     if header.ops.len() > u32::from(u16::MAX) {
         return Err(LoadError::BadHeader);
     }
-    for (index, op) in (0u16..).zip(header.ops.iter()) {
+    let mut ops = header.ops.iter();
+    let mut index = 0u16;
+    loop {
         let fault = |fault| LoadError::InvalidOp { index, fault };
-        let op = op.map_err(|_| fault(OpFault::Undecodable))?;
+        let undecoded = ops.undecoded();
+        let Some(op) = ops.next() else { break };
+        let op = op.map_err(|_| fault(undecodable(undecoded)))?;
         if op.tensor >= tensor_count {
             return Err(fault(OpFault::OutOfBounds));
         }
         verify_op(&op.kind, &spaces).map_err(fault)?;
-    }
-    if let Some(v) = &header.validation {
-        validation(header, v, &spaces).map_err(|_| LoadError::BadValidation)?;
+        index = index.saturating_add(1);
     }
     Ok(())
+}
+
+/// Whether the embedded validation vectors fit the model's inputs, outputs and operators,
+/// inside the weights. Checked by `validate`, not by `load`: firmware that never validates
+/// neither pays for the check nor is refused a model whose vectors are damaged.
+pub(crate) fn vectors_fit(
+    header: &Header<'_>,
+    v: &crate::format::Validation,
+    weights_len: usize,
+) -> bool {
+    let spaces = Spaces {
+        arena: u64::from(header.arena_bytes),
+        weights: weights_len as u64,
+    };
+    validation(header, v, &spaces).is_ok()
+}
+
+/// Why an operator did not decode: left out of this build, or malformed.
+fn undecodable(op_bytes: &[u8]) -> OpFault {
+    match crate::format::encoded_variant(op_bytes) {
+        Some(v)
+            if crate::format::features_for_variant(v).is_some()
+                && !crate::format::variant_compiled_in(v) =>
+        {
+            OpFault::NotCompiledIn
+        }
+        _ => OpFault::Undecodable,
+    }
 }
 
 /// Bytes of every model input (or output) of one vector.
@@ -229,26 +262,49 @@ fn validation(header: &Header<'_>, v: &crate::format::Validation, s: &Spaces) ->
 
 fn verify_op(kind: &OpKind, s: &Spaces) -> Check {
     match kind {
+        #[cfg(all(feature = "float", feature = "conv"))]
         OpKind::Conv2d(op) => float::conv2d(op, s),
+        #[cfg(all(feature = "float", feature = "dense"))]
         OpKind::Dense(op) => float::dense(op, s),
+        #[cfg(all(feature = "float", feature = "matmul"))]
         OpKind::MatMul(op) => float::matmul(op, s),
+        #[cfg(all(feature = "float", feature = "binary"))]
         OpKind::Binary(op) => float::binary(op, s),
+        #[cfg(all(feature = "float", feature = "unary"))]
         OpKind::Unary(op) => float::unary(op, s),
+        #[cfg(all(feature = "float", feature = "softmax"))]
         OpKind::Softmax(op) => float::softmax(op, s),
+        #[cfg(all(feature = "float", feature = "pool"))]
         OpKind::Pool2d(op) => float::pool2d(op, s),
+        #[cfg(all(feature = "float", feature = "pool"))]
         OpKind::GlobalPool(op) => float::global_pool(op, DType::F32, s),
+        #[cfg(feature = "layout")]
         OpKind::Transpose(op) => float::transpose(op, s),
+        #[cfg(feature = "layout")]
         OpKind::Copy(op) => float::copy(op, s),
+        #[cfg(feature = "layout")]
         OpKind::Pad(op) => float::pad(op, s),
+        #[cfg(all(feature = "int8", feature = "conv"))]
         OpKind::Conv2dI8(op) => int8::conv2d(op, s),
+        #[cfg(all(feature = "int8", feature = "dense"))]
         OpKind::DenseI8(op) => int8::dense(op, s),
+        #[cfg(all(feature = "int8", feature = "binary"))]
         OpKind::BinaryI8(op) => int8::binary(op, s),
+        #[cfg(all(feature = "int8", feature = "pool"))]
         OpKind::Pool2dI8(op) => int8::pool2d(op, s),
+        #[cfg(all(feature = "int8", feature = "pool"))]
         OpKind::GlobalPoolI8(op) => float::global_pool(op, DType::I8, s),
+        #[cfg(all(feature = "int8", feature = "softmax"))]
         OpKind::SoftmaxI8(op) => int8::softmax(op, s),
+        #[cfg(all(feature = "int8", feature = "lookup"))]
         OpKind::LookupI8(op) => int8::lookup(op, s),
+        #[cfg(all(feature = "int8", feature = "quantize"))]
         OpKind::RequantizeI8(op) => int8::requantize(op, s),
+        #[cfg(feature = "quantize")]
         OpKind::Quantize(op) => int8::quantize(op, s),
+        #[cfg(feature = "quantize")]
         OpKind::Dequantize(op) => int8::dequantize(op, s),
+        #[allow(unreachable_patterns)] // reached only by builds that leave operators out
+        _ => Err(OpFault::NotCompiledIn),
     }
 }

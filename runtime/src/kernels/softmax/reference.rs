@@ -36,13 +36,14 @@ pub fn softmax_f32(axis: usize, inner: usize, log: bool, input: &[f32], output: 
     }
 }
 
-/// Lengths were checked by the caller. Sums are 64-bit: no axis length can overflow them.
+/// Lengths were checked by the caller, and `axis <= MAX_AXIS_I8`: with `e <= 65536`, the sum
+/// is below `2^32` and `e * 256 + sum / 2` below `2^24 + 2^31`, so 32-bit arithmetic is exact.
 pub fn softmax_i8(axis: usize, inner: usize, table: &[u16], input: &[i8], output: &mut [i8]) {
     let exp = |d: usize| {
         if d == 0 {
             65536
         } else {
-            table.get(d - 1).map_or(0, |&v| u64::from(v))
+            table.get(d - 1).map_or(0, |&v| u32::from(v))
         }
     };
     let block = axis * inner;
@@ -59,7 +60,7 @@ pub fn softmax_i8(axis: usize, inner: usize, table: &[u16], input: &[i8], output
                 .max()
                 .unwrap_or(0);
             let e = |a: usize| exp((max - i32::from(x[a * inner + i])) as usize);
-            let sum = (0..axis).map(e).sum::<u64>().max(1);
+            let sum = (0..axis).fold(0u32, |s, a| s.wrapping_add(e(a))).max(1);
             for a in 0..axis {
                 let q = (e(a) * 256 + sum / 2) / sum;
                 y[a * inner + i] = (q.min(255) as i32 - 128) as i8;
