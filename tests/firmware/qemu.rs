@@ -49,6 +49,10 @@ pub(crate) struct Outcome {
     pub(crate) instructions: Option<u64>,
     /// Most stack used, as the firmware measured it.
     pub(crate) stack: Option<u64>,
+    /// Stack of `Interpreter::new` plus `invoke` alone, as the firmware measured it.
+    pub(crate) inference_stack: Option<u64>,
+    /// Bytes of the runtime's `Model` and `Interpreter`.
+    pub(crate) runtime_state: Option<u64>,
     pub(crate) image: PathBuf,
 }
 
@@ -205,6 +209,8 @@ pub(crate) fn run_firmware(
     let (status, output) = emulate(board, &image);
     let mut classes = Vec::new();
     let (mut instructions, mut stack) = (None, None);
+    let (mut inference_stack, mut runtime_state) = (None, None);
+    let number = |rest: &str| rest.split_whitespace().next().and_then(|n| n.parse().ok());
     for line in output.lines() {
         if let Some((i, k)) = line
             .strip_prefix("sample ")
@@ -218,7 +224,13 @@ pub(crate) fn run_firmware(
             instructions = rest.split_whitespace().next().and_then(|n| n.parse().ok());
         }
         if let Some(rest) = line.strip_prefix("stack high-water mark: ") {
-            stack = rest.split_whitespace().next().and_then(|n| n.parse().ok());
+            stack = number(rest);
+        }
+        if let Some(rest) = line.strip_prefix("inference stack: ") {
+            inference_stack = number(rest);
+        }
+        if let Some(rest) = line.strip_prefix("runtime state: ") {
+            runtime_state = number(rest);
         }
     }
     Outcome {
@@ -227,6 +239,8 @@ pub(crate) fn run_firmware(
         classes,
         instructions,
         stack,
+        inference_stack,
+        runtime_state,
         image,
     }
 }

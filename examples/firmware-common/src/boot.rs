@@ -2,7 +2,7 @@
 
 use crate::{Console, Error, Stack};
 use core::fmt::{self, Write};
-use whittle_runtime::Model;
+use whittle_runtime::{Interpreter, Model};
 
 /// What a board hands to [`boot`].
 pub struct Board<C: FnMut() -> u64> {
@@ -41,5 +41,30 @@ fn run_board<C: FnMut() -> u64>(
     let mut counter = board.counter.ok_or(Error::Counter)?;
     crate::self_test(&model, arena, out, &mut counter)?;
     crate::run(&model, board.inputs, arena, out, &mut counter)?;
+    inference_memory(&model, arena, &board.stack, out)
+}
+
+/// Prints the memory one inference needs besides the arena: the runtime's state (the loaded
+/// `Model` and the `Interpreter`) and the stack of `Interpreter::new` plus `invoke`, measured
+/// apart from the firmware's own reporting.
+fn inference_memory(
+    model: &Model<'_>,
+    arena: &mut [u8],
+    stack: &Stack,
+    out: &mut Console,
+) -> Result<(), Error> {
+    let (result, used) = stack.measure(|| {
+        let mut interp = Interpreter::new(model, arena)?;
+        interp.invoke()
+    });
+    result?;
+    writeln!(
+        out,
+        "runtime state: {} bytes (Model {}, Interpreter {})",
+        size_of::<Model<'_>>() + size_of::<Interpreter<'_, '_>>(),
+        size_of::<Model<'_>>(),
+        size_of::<Interpreter<'_, '_>>()
+    )?;
+    writeln!(out, "inference stack: {used} bytes")?;
     Ok(())
 }

@@ -26,7 +26,23 @@ impl Stack {
         let here = 0u8;
         let sp = core::ptr::addr_of!(here) as usize;
         // Frames of this function and anything it might spill stay above the margin.
-        let end = sp.saturating_sub(256) & !3;
+        self.paint_up_to(sp.saturating_sub(256) & !3);
+    }
+
+    /// Runs `work` and returns its result with the most stack it used: from this call's frame
+    /// down to the deepest word `work` wrote. The free stack is painted again first, so earlier
+    /// peaks do not count; the figure may exceed the truth by the small margin left unpainted
+    /// under this frame, never fall short of it.
+    #[inline(never)]
+    pub fn measure<R>(&self, work: impl FnOnce() -> R) -> (R, usize) {
+        let here = 0u8;
+        let mark = core::ptr::addr_of!(here) as usize;
+        self.paint_up_to(mark.saturating_sub(64) & !3);
+        let result = work();
+        (result, mark.saturating_sub(self.deepest()))
+    }
+
+    fn paint_up_to(&self, end: usize) {
         let mut at = self.bottom;
         while at < end {
             // SAFETY: `at` is a 4-aligned address in the board's stack region below the live
@@ -42,6 +58,12 @@ impl Stack {
     /// that no longer holds the paint.
     #[inline(never)]
     pub fn high_water(&self) -> usize {
+        self.top - self.deepest()
+    }
+
+    /// The lowest address that no longer holds the paint.
+    #[inline(never)]
+    fn deepest(&self) -> usize {
         let mut at = self.bottom;
         while at < self.top {
             // SAFETY: reads a 4-aligned word of the stack region (bounds from the linker);
@@ -51,6 +73,6 @@ impl Stack {
             }
             at += 4;
         }
-        self.top - at
+        at
     }
 }
