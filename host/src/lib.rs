@@ -23,6 +23,7 @@ pub mod passes;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;
+pub mod prune;
 pub mod quantize;
 pub mod reference;
 pub mod run;

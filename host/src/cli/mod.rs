@@ -15,6 +15,7 @@ mod emit;
 mod eval;
 mod inspect;
 mod pipeline;
+mod prune;
 mod run;
 mod size;
 mod targets;
@@ -50,6 +51,9 @@ enum Command {
     /// against the float baseline, gates, fallback, reports. Exit status 0: every gate passed;
     /// 1: a gate failed; 2: bad input or an error.
     Pipeline(pipeline::Args),
+    /// Remove whole channels from a float ONNX model (every coupled tensor with them) and write
+    /// the smaller model as ONNX; optionally measure each layer's sensitivity on data.
+    Prune(prune::Args),
     /// Run an artifact on input data (.npy/.npz) through the runtime.
     Run(run::Args),
     /// Flash and RAM of a firmware ELF: model, runtime and app, against a target's budgets.
@@ -75,6 +79,7 @@ pub fn main() -> ExitCode {
         Command::Eval(a) => eval::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Pipeline(a) => pipeline::run(a),
+        Command::Prune(a) => prune::run(a),
         Command::Run(a) => run::run(a),
         Command::Size(a) => size::run(a),
         Command::Targets(a) => targets::run(a),

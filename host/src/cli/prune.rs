@@ -1,0 +1,237 @@
+//! `whittle prune`: structured channel pruning of a float ONNX model, written back as ONNX,
+//! with an optional per-group sensitivity report.
+
+use super::{DataScaling, ModelArgs, bytes};
+use anyhow::{Context, bail};
+use prost::Message;
+use std::path::PathBuf;
+use whittle::prune::sensitivity::{DEFAULT_RATIOS, EvalData, Evaluator, sensitivity};
+use whittle::prune::{Amount, Analysis, Criterion, PruneOptions, Scope};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// The pruned ONNX model to write.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Share of every group's channels to remove (0..1).
+    #[arg(long, value_name = "R", conflicts_with = "target_macs")]
+    ratio: Option<f64>,
+    /// Share of the original MACs to keep (0..1]; the ratio is searched for.
+    #[arg(long, value_name = "F")]
+    target_macs: Option<f64>,
+    /// How channels are rated: l1, l2 or bn-scale (BatchNorm gamma, before folding).
+    #[arg(long, value_name = "NAME", default_value = "l1", value_parser = Criterion::parse)]
+    criterion: Criterion,
+    /// Rank channels over all groups at once instead of removing the same share per group.
+    #[arg(long)]
+    global: bool,
+    /// Every pruned group keeps a multiple of N channels (the width the kernels process at
+    /// once). Target profiles do not state a SIMD width, so the default is 1.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    round_to: usize,
+    /// Data (.npz) to measure on: top-1 against labels, or agreement with the unpruned model
+    /// when it has none.
+    #[arg(long, value_name = "FILE")]
+    data: Option<PathBuf>,
+    /// Array holding the inputs (default: `x` or the one named after the model input).
+    #[arg(long, value_name = "KEY")]
+    x_key: Option<String>,
+    /// Array holding the labels.
+    #[arg(long, value_name = "KEY", default_value = "y")]
+    y_key: String,
+    /// Use at most N samples of --data.
+    #[arg(long, value_name = "N")]
+    samples: Option<usize>,
+    /// Prune each group alone at several ratios, measure on --data and write the drops as JSON.
+    #[arg(long, value_name = "FILE", requires = "data")]
+    sensitivity: Option<PathBuf>,
+    /// With --target-macs: give each group its own ratio, the combination of measured points
+    /// with the least summed drop that meets the target (instead of one ratio for all).
+    #[arg(long, requires_all = ["sensitivity", "target_macs"])]
+    by_sensitivity: bool,
+    /// Ratios for --sensitivity, comma-separated.
+    #[arg(long, value_name = "R,R,...", value_delimiter = ',')]
+    sensitivity_ratios: Vec<f64>,
+    #[command(flatten)]
+    scaling: DataScaling,
+}
+
+fn eval_data(
+    args: &Args,
+    model: &whittle::onnx::pb::ModelProto,
+) -> anyhow::Result<Option<EvalData>> {
+    let Some(path) = &args.data else {
+        return Ok(None);
+    };
+    let arrays = whittle::data::read_arrays(path)?;
+    let names = whittle::compile::input_names(model);
+    let picked = whittle::data::pick_inputs(&arrays, &names, args.x_key.as_deref())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let limit = |t: &whittle::Tensor| match args.samples {
+        Some(n) => t.rows(0, n),
+        None => t.clone(),
+    };
+    let inputs = picked
+        .iter()
+        .map(|t| args.scaling.apply(&limit(t)))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .with_context(|| format!("data {}", path.display()))?;
+    let labels = arrays
+        .iter()
+        .find(|(n, _)| *n == args.y_key)
+        .map(|(_, t)| limit(t).to_i64());
+    Ok(Some(EvalData { inputs, labels }))
+}
+
+fn percent(part: u64, whole: u64) -> f64 {
+    100.0 * part as f64 / whole.max(1) as f64
+}
+
+pub fn run(args: Args) -> anyhow::Result<bool> {
+    let amount = match (args.ratio, args.target_macs) {
+        (Some(r), _) => Some(Amount::Ratio(r).check()?),
+        (None, Some(t)) => Some(Amount::TargetMacs(t).check()?),
+        (None, None) => None,
+    };
+    match (&amount, &args.output) {
+        (Some(_), None) => bail!("give the pruned model's file: -o pruned.onnx"),
+        (None, Some(_)) => bail!("say how much to prune: --ratio R or --target-macs F"),
+        (None, None) if args.sensitivity.is_none() => {
+            bail!("nothing to do: give -o with --ratio or --target-macs, or --sensitivity")
+        }
+        _ => {}
+    }
+    if args.samples == Some(0) {
+        bail!("--samples must be at least 1");
+    }
+    let ratios = if args.sensitivity_ratios.is_empty() {
+        DEFAULT_RATIOS.to_vec()
+    } else {
+        args.sensitivity_ratios.clone()
+    };
+    if let Some(bad) = ratios.iter().find(|r| !(0.0..1.0).contains(*r)) {
+        bail!("--sensitivity-ratios must be in [0, 1), not {bad}");
+    }
+    let options = args.model.options()?;
+    let path = &args.model.model;
+    let model = whittle::compile::load_onnx(path)?;
+    let dir = path.parent();
+    let analysis = Analysis::new(&model, dir, &options.import)?;
+    let data = eval_data(&args, &model)?;
+    let evaluator = data
+        .as_ref()
+        .map(|d| Evaluator::new(&model, dir, d, &options))
+        .transpose()?;
+    let prunable = analysis
+        .groups()
+        .iter()
+        .filter(|g| g.prunable() > 0)
+        .count();
+    out!(
+        "{}: {} groups ({prunable} prunable), {} MACs, {} weights",
+        path.display(),
+        analysis.groups().len(),
+        bytes(analysis.baseline_macs() as usize),
+        bytes(whittle::prune::parameter_count(&model))
+    );
+
+    let scores = analysis.scores(args.criterion);
+    let mut report = None;
+    if let (Some(report_path), Some(evaluator)) = (&args.sensitivity, &evaluator) {
+        let bar = whittle::progress::bar(
+            (ratios.len() * analysis.groups().len()) as u64,
+            "sensitivity",
+        );
+        let sens = sensitivity(
+            &analysis,
+            &scores,
+            args.criterion,
+            evaluator,
+            &ratios,
+            args.round_to,
+            || bar.inc(1),
+        )?;
+        bar.finish_and_clear();
+        let json = serde_json::to_string_pretty(&sens)?;
+        whittle::artifact::write_atomically(report_path, json.as_bytes())
+            .with_context(|| format!("writing {}", report_path.display()))?;
+        out!(
+            "sensitivity ({} {:.2}% on {} samples): wrote {}",
+            sens.metric,
+            100.0 * sens.baseline,
+            sens.samples,
+            report_path.display()
+        );
+        for g in &sens.groups {
+            let worst = g.points.iter().map(|p| p.drop).fold(0.0f64, f64::max);
+            out!(
+                "  {:<32} {:>4} channels, {:>4} prunable, largest drop {:.2} points",
+                g.group,
+                g.channels,
+                g.prunable,
+                100.0 * worst
+            );
+        }
+        report = Some(sens);
+    }
+
+    let (Some(amount), Some(output)) = (amount, &args.output) else {
+        return Ok(true);
+    };
+    let (pruned, ratios) = match (&report, args.by_sensitivity, amount) {
+        (Some(report), true, Amount::TargetMacs(target)) => {
+            let (ratios, selection) =
+                analysis.select_by_sensitivity(&scores, report, target, args.round_to)?;
+            (analysis.pruned(selection, None)?, Some(ratios))
+        }
+        _ => {
+            let options = PruneOptions {
+                criterion: args.criterion,
+                amount,
+                scope: if args.global {
+                    Scope::Global
+                } else {
+                    Scope::PerGroup
+                },
+                round_to: args.round_to,
+            };
+            (analysis.prune(&options)?, None)
+        }
+    };
+    for (k, (name, before, after)) in pruned.groups.iter().enumerate() {
+        let ratio = ratios
+            .as_ref()
+            .map(|r| format!(" (ratio {:.2})", r[k]))
+            .unwrap_or_default();
+        out!("  {name:<32} {before:>4} -> {after:>4} channels{ratio}");
+    }
+    let ratio = match pruned.ratio {
+        Some(r) => format!("ratio {r:.3}"),
+        None => "ratios per group".to_string(),
+    };
+    out!(
+        "MACs {} -> {} ({:.1}% of the original; {ratio}), weights {} -> {}",
+        bytes(pruned.macs_before as usize),
+        bytes(pruned.macs_after as usize),
+        percent(pruned.macs_after, pruned.macs_before),
+        bytes(whittle::prune::parameter_count(&model)),
+        bytes(whittle::prune::parameter_count(&pruned.model))
+    );
+    if let Some(evaluator) = &evaluator {
+        let before = evaluator.measure(&model, "the baseline")?;
+        let after = evaluator.measure(&pruned.model, "the chosen ratio")?;
+        out!(
+            "{} on {} samples: {:.2}% -> {:.2}% (before any fine-tuning)",
+            evaluator.metric(),
+            evaluator.samples(),
+            100.0 * before,
+            100.0 * after
+        );
+    }
+    whittle::artifact::write_atomically(output, &pruned.model.encode_to_vec())
+        .with_context(|| format!("writing {}", output.display()))?;
+    out!("wrote {}", output.display());
+    Ok(true)
+}
