@@ -1,5 +1,8 @@
 //! Host latency of an artifact through `whittle-runtime`: whole inferences (median, p90) and
 //! every operator's share, with the kernel each operator runs.
+//! [`tract`] times the float ONNX model the same way, as the baseline.
+
+pub mod tract;
 
 use crate::metrics::percentile;
 use crate::run::RunError;
@@ -107,27 +110,40 @@ pub fn bench(
         })?;
         totals.push(start.elapsed().as_secs_f64() * 1e6);
     }
-    let medians: Vec<f64> = per_op.iter().map(|t| percentile(t, 50.0)).collect();
-    let sum: f64 = medians.iter().sum::<f64>().max(f64::MIN_POSITIVE);
-    Ok(BenchReport {
-        runs,
-        median_us: percentile(&totals, 50.0),
-        p90_us: percentile(&totals, 90.0),
+    let ops = ops
+        .iter()
+        .zip(names)
+        .zip(&per_op)
+        .enumerate()
+        .map(|(index, ((op, output), times))| OpTiming {
+            index,
+            op: op.kind.name().to_string(),
+            output,
+            kernel: KERNEL.to_string(),
+            median_us: percentile(times, 50.0),
+            share: 0.0,
+        })
+        .collect();
+    Ok(summarize(&totals, ops))
+}
+
+/// The report for per-inference `totals` (microseconds) and per-operator medians, with each
+/// operator's share of their sum filled in.
+fn summarize(totals: &[f64], mut ops: Vec<OpTiming>) -> BenchReport {
+    let sum: f64 = ops
+        .iter()
+        .map(|op| op.median_us)
+        .sum::<f64>()
+        .max(f64::MIN_POSITIVE);
+    for op in &mut ops {
+        op.share = op.median_us / sum;
+    }
+    BenchReport {
+        runs: totals.len(),
+        median_us: percentile(totals, 50.0),
+        p90_us: percentile(totals, 90.0),
         min_us: totals.iter().copied().fold(f64::INFINITY, f64::min),
-        mean_us: totals.iter().sum::<f64>() / runs as f64,
-        ops: ops
-            .iter()
-            .zip(names)
-            .zip(&medians)
-            .enumerate()
-            .map(|(index, ((op, output), &median_us))| OpTiming {
-                index,
-                op: op.kind.name().to_string(),
-                output,
-                kernel: KERNEL.to_string(),
-                median_us,
-                share: median_us / sum,
-            })
-            .collect(),
-    })
+        mean_us: totals.iter().sum::<f64>() / totals.len().max(1) as f64,
+        ops,
+    }
 }

@@ -1,4 +1,5 @@
-//! `whittle bench`: host latency per inference and per operator.
+//! `whittle bench`: host latency per inference and per operator, of an artifact through the
+//! runtime or (`--tract`) of the float ONNX model through tract, the baseline it is compared to.
 
 use anyhow::{Context, bail};
 use std::path::PathBuf;
@@ -6,8 +7,11 @@ use whittle_runtime::{AlignedBytes, Model};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The .wtl artifact.
+    /// The .wtl artifact (with --tract: the ONNX model).
     artifact: PathBuf,
+    /// Time the ONNX model given instead through tract's optimized plan (batch 1, one thread).
+    #[arg(long)]
+    tract: bool,
     /// Timed inferences.
     #[arg(long, default_value_t = 100)]
     runs: usize,
@@ -23,6 +27,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<bool> {
+    if args.tract {
+        return run_tract(&args);
+    }
     let artifact = std::fs::read(&args.artifact)
         .with_context(|| format!("reading {}", args.artifact.display()))?;
     let bytes = AlignedBytes::new(&artifact);
@@ -72,6 +79,39 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         report.mean_us,
         model.target()
     );
+    print_ops(&report);
+    Ok(true)
+}
+
+/// `--tract`: the same statistics for the ONNX model run by tract.
+fn run_tract(args: &Args) -> anyhow::Result<bool> {
+    let inputs = args
+        .input
+        .iter()
+        .map(|path| Ok(whittle::data::read_npy(path)?))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let inputs = (!inputs.is_empty()).then_some(inputs.as_slice());
+    let report =
+        whittle::bench::tract::bench_tract(&args.artifact, inputs, args.runs, args.warmup)?;
+    if args.json {
+        out!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(true);
+    }
+    out!(
+        "{}: {} runs, median {:.1} us, p90 {:.1} us, min {:.1} us, mean {:.1} us per inference (tract optimized plan, batch 1, one thread)",
+        args.artifact.display(),
+        report.runs,
+        report.median_us,
+        report.p90_us,
+        report.min_us,
+        report.mean_us
+    );
+    print_ops(&report);
+    Ok(true)
+}
+
+/// The per-operator table.
+fn print_ops(report: &whittle::bench::BenchReport) {
     out!(
         "{:>5}  {:<18} {:<40} {:<10} {:>10} {:>7}",
         "#",
@@ -92,5 +132,4 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
             100.0 * op.share
         );
     }
-    Ok(true)
 }
