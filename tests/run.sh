@@ -28,7 +28,7 @@ export WHITTLE_REQUIRE_BROWSER=1
 echo "== whittle-runtime without std: every operator, and only the int8 KWS set"
 kws_features=int8,conv,dense,pool,softmax
 for target in "${nostd_targets[@]}"; do
-    cargo build --quiet -p whittle-runtime --no-default-features --features all-ops --target "$target"
+    cargo build --quiet -p whittle-runtime --no-default-features --features all-ops,fast-kernels --target "$target"
     cargo build --quiet -p whittle-runtime --no-default-features --features "$kws_features" --target "$target"
     echo "   $target: ok"
 done

@@ -44,9 +44,15 @@ pub struct BenchReport {
     pub ops: Vec<OpTiming>,
 }
 
-/// The kernel every operator runs in this build: the scalar reference kernels (the
-/// specification; optimized variants are selected per target once they exist).
-const KERNEL: &str = "reference";
+/// The kernel an operator runs in this build: the int8 convolutions and fully connected
+/// layers run the runtime's selected variant, every other operator its scalar reference.
+fn kernel(kind: &whittle_runtime::format::OpKind) -> &'static str {
+    use whittle_runtime::format::OpKind;
+    match kind {
+        OpKind::Conv2dI8(_) | OpKind::DenseI8(_) => whittle_runtime::kernels::Variant::BEST.name(),
+        _ => "reference",
+    }
+}
 
 /// Times `runs` inferences of `artifact` (after `warmup` untimed ones) on `inputs` (raw
 /// bytes per model input, one sample; zeros when `None`).
@@ -119,7 +125,7 @@ pub fn bench(
             index,
             op: op.kind.name().to_string(),
             output,
-            kernel: KERNEL.to_string(),
+            kernel: kernel(&op.kind).to_string(),
             median_us: percentile(times, 50.0),
             share: 0.0,
         })

@@ -42,6 +42,55 @@ pub fn requantize(acc: i32, q: &super::conv::QuantOut<'_>, channel: usize) -> i8
     clamp_i8(scaled.wrapping_add(q.output_zp), q.act_min, q.act_max)
 }
 
+/// One output channel's [`requantize`], prepared once for many accumulators: the rounding
+/// constant and the shift are computed up front, and a shift of 32 or more (every multiplier
+/// below 1) takes the high word of the product instead of a 64-bit shift. Same bits as
+/// [`requantize`].
+#[derive(Debug, Clone, Copy)]
+pub struct ChannelRequant {
+    multiplier: i32,
+    round: i64,
+    /// `31 - shift`, in `1..=62`.
+    total_shift: u32,
+    output_zp: i32,
+    act_min: i8,
+    act_max: i8,
+}
+
+impl ChannelRequant {
+    /// The requantization of output channel `channel` (any channel when `q` is per tensor).
+    pub fn new(q: &super::conv::QuantOut<'_>, channel: usize) -> Self {
+        let c = if q.multipliers.len() == 1 { 0 } else { channel };
+        let shift = q.shifts.get(c).copied().map_or(0, i32::from);
+        let total_shift = (31 - shift.clamp(-31, 30)) as u32;
+        Self {
+            multiplier: q.multipliers.get(c).copied().unwrap_or(0),
+            round: 1i64 << (total_shift - 1),
+            total_shift,
+            output_zp: q.output_zp,
+            act_min: q.act_min,
+            act_max: q.act_max,
+        }
+    }
+
+    /// `requantize(acc, q, channel)`.
+    #[inline(always)]
+    pub fn apply(&self, acc: i32) -> i8 {
+        let wide = i64::from(acc) * i64::from(self.multiplier) + self.round;
+        let scaled = if self.total_shift >= 32 {
+            // Floor shifts compose: (w >> 32) >> (s - 32) == w >> s.
+            ((wide >> 32) as i32) >> (self.total_shift - 32)
+        } else {
+            (wide >> self.total_shift) as i32
+        };
+        clamp_i8(
+            scaled.wrapping_add(self.output_zp),
+            self.act_min,
+            self.act_max,
+        )
+    }
+}
+
 /// Clamps to `lo..=hi` without panicking when `lo > hi` (the result is then `hi`).
 #[inline(always)]
 pub fn clamp_i8(v: i32, lo: i8, hi: i8) -> i8 {
@@ -80,5 +129,52 @@ mod tests {
             multiply_by_quantized_multiplier(i32::MAX, i32::MAX, 30)
         );
         let _ = multiply_by_quantized_multiplier(i32::MIN, i32::MIN, -128);
+    }
+
+    #[test]
+    fn prepared_requantization_matches_requantize() {
+        let accs = [
+            0,
+            1,
+            -1,
+            2,
+            -2,
+            3,
+            -3,
+            1000,
+            -1000,
+            1 << 20,
+            i32::MAX,
+            i32::MIN,
+        ];
+        let multipliers = [0, 1, 1 << 30, (1 << 30) + 12345, i32::MAX, -1, i32::MIN];
+        for shift in [-128i8, -40, -31, -20, -1, 0, 1, 5, 30, 31, 127] {
+            for &m in &multipliers {
+                for (zp, act) in [
+                    (0, (-128, 127)),
+                    (-128, (-128, 127)),
+                    (127, (-5, 7)),
+                    (3, (9, 2)),
+                ] {
+                    let (multipliers, shifts) = ([m], [shift]);
+                    let q = crate::kernels::conv::QuantOut {
+                        input_zp: 0,
+                        output_zp: zp,
+                        multipliers: &multipliers,
+                        shifts: &shifts,
+                        act_min: act.0,
+                        act_max: act.1,
+                    };
+                    let prepared = ChannelRequant::new(&q, 0);
+                    for &acc in &accs {
+                        assert_eq!(
+                            prepared.apply(acc),
+                            requantize(acc, &q, 0),
+                            "{acc} {m} {shift}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

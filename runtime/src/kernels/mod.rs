@@ -57,3 +57,50 @@ pub(crate) fn product(factors: &[u32]) -> Option<usize> {
         .iter()
         .try_fold(1usize, |acc, &f| acc.checked_mul(usize::try_from(f).ok()?))
 }
+
+/// Implementations of the int8 convolution and fully connected kernels. They agree bit for
+/// bit; [`Variant::BEST`] is the one the interpreter runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Variant {
+    /// The scalar specification (`reference.rs`), never optimized.
+    Reference,
+    /// Portable optimized code: specialised loops, zero-point terms hoisted out of them.
+    Portable,
+    /// The portable loops with Cortex-M DSP (`SXTB16`/`SMLAD`) dot products.
+    #[cfg(whittle_arm_dsp)]
+    ArmDsp,
+}
+
+impl Variant {
+    /// Every variant this target can run, the reference first.
+    pub const ALL: &'static [Variant] = &[
+        Variant::Reference,
+        Variant::Portable,
+        #[cfg(whittle_arm_dsp)]
+        Variant::ArmDsp,
+    ];
+
+    /// The variant the interpreter runs: the fastest this target has with the `fast-kernels`
+    /// feature, else the reference (the smallest code).
+    pub const BEST: Variant = if cfg!(feature = "fast-kernels") {
+        Self::FASTEST
+    } else {
+        Variant::Reference
+    };
+
+    #[cfg(whittle_arm_dsp)]
+    const FASTEST: Variant = Variant::ArmDsp;
+    #[cfg(not(whittle_arm_dsp))]
+    const FASTEST: Variant = Variant::Portable;
+
+    /// A short name for reports (`whittle bench`, firmware logs).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Variant::Reference => "reference",
+            Variant::Portable => "portable",
+            #[cfg(whittle_arm_dsp)]
+            Variant::ArmDsp => "arm-dsp",
+        }
+    }
+}

@@ -1,8 +1,16 @@
 //! 2-D convolution over NHWC data with `[out_c][kernel_h][kernel_w][in_c / groups]` weights.
 
+mod dot;
+#[cfg(whittle_arm_dsp)]
+mod dsp;
+mod fast;
 mod reference;
 
-use super::{LengthMismatch, expect_len, product};
+pub(crate) use dot::{Dot, Portable};
+#[cfg(whittle_arm_dsp)]
+pub(crate) use dsp::ArmDsp;
+
+use super::{LengthMismatch, Variant, expect_len, product};
 use crate::format::{Activation, ConvGeometry};
 
 /// `output = act(conv(input, weights) + bias)`; returns an error instead of panicking when the
@@ -50,8 +58,23 @@ impl QuantOut<'_> {
 }
 
 /// int8 convolution: `acc = bias + sum (x - input_zp) * w`, requantized per channel, plus the
-/// output zero point, clamped to the activation range.
+/// output zero point, clamped to the activation range. Runs [`Variant::BEST`].
 pub fn conv2d_i8(
+    geom: &ConvGeometry,
+    q: &QuantOut<'_>,
+    input: &[i8],
+    weights: &[i8],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+) -> Result<(), LengthMismatch> {
+    conv2d_i8_variant(Variant::BEST, geom, q, input, weights, bias, output)
+}
+
+/// [`conv2d_i8`] computed by `variant`; every variant gives the same bits.
+// Inlined so that with a constant variant only its code is linked (see `Variant::BEST`).
+#[inline(always)]
+pub fn conv2d_i8_variant(
+    variant: Variant,
     geom: &ConvGeometry,
     q: &QuantOut<'_>,
     input: &[i8],
@@ -67,7 +90,12 @@ pub fn conv2d_i8(
         [input.len(), weights.len(), output.len()],
         bias.map(<[i32]>::len),
     )?;
-    reference::conv2d_i8(geom, q, input, weights, bias, output);
+    match variant {
+        Variant::Reference => reference::conv2d_i8(geom, q, input, weights, bias, output),
+        Variant::Portable => fast::conv2d_i8::<Portable>(geom, q, input, weights, bias, output),
+        #[cfg(whittle_arm_dsp)]
+        Variant::ArmDsp => fast::conv2d_i8::<ArmDsp>(geom, q, input, weights, bias, output),
+    }
     Ok(())
 }
 

@@ -1,4 +1,6 @@
-//! Scalar reference convolution: the specification.
+//! Scalar reference convolution: the specification. Every optimized variant must give the
+//! same results (bit for bit for int8). These functions do not check lengths; they are
+//! reached through `conv2d_i8_variant` with `Variant::Reference`, which does.
 
 use crate::format::{Activation, ConvGeometry};
 

@@ -1,8 +1,12 @@
 //! Fully connected layer: `[rows][in]` x `[out][in]` weights -> `[rows][out]`.
 
+mod fast;
 mod reference;
 
-use super::{LengthMismatch, expect_len, product};
+#[cfg(whittle_arm_dsp)]
+use super::conv::ArmDsp;
+use super::conv::Portable;
+use super::{LengthMismatch, Variant, expect_len, product};
 use crate::format::Activation;
 
 /// Shape of a fully connected layer.
@@ -65,8 +69,23 @@ pub fn dense_f32(
 }
 
 /// int8 fully connected: `acc = bias[o] + sum_i (x[r][i] - input_zp) * w[o][i]`, requantized
-/// per output feature.
+/// per output feature. Runs [`Variant::BEST`].
 pub fn dense_i8(
+    shape: DenseShape,
+    q: &super::conv::QuantOut<'_>,
+    input: &[i8],
+    weights: &[i8],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+) -> Result<(), LengthMismatch> {
+    dense_i8_variant(Variant::BEST, shape, q, input, weights, bias, output)
+}
+
+/// [`dense_i8`] computed by `variant`; every variant gives the same bits.
+// Inlined so that with a constant variant only its code is linked (see `Variant::BEST`).
+#[inline(always)]
+pub fn dense_i8_variant(
+    variant: Variant,
     shape: DenseShape,
     q: &super::conv::QuantOut<'_>,
     input: &[i8],
@@ -83,14 +102,12 @@ pub fn dense_i8(
         bias.map(<[i32]>::len),
         output.len(),
     )?;
-    reference::dense_i8(
-        shape.in_features as usize,
-        shape.out_features as usize,
-        q,
-        input,
-        weights,
-        bias,
-        output,
-    );
+    let (i, o) = (shape.in_features as usize, shape.out_features as usize);
+    match variant {
+        Variant::Reference => reference::dense_i8(i, o, q, input, weights, bias, output),
+        Variant::Portable => fast::dense_i8::<Portable>(i, o, q, input, weights, bias, output),
+        #[cfg(whittle_arm_dsp)]
+        Variant::ArmDsp => fast::dense_i8::<ArmDsp>(i, o, q, input, weights, bias, output),
+    }
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! Scalar reference fully connected layer: the specification.
+//! Scalar reference fully connected layer: the specification. Every optimized variant must
+//! give the same results (bit for bit for int8). Lengths are checked by `mod.rs`.
 
 use crate::format::Activation;
 

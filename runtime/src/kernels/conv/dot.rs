@@ -1,0 +1,147 @@
+//! int8 dot products, the inner loops of the optimized convolution and fully connected
+//! kernels. Sums wrap in int32 like the reference's accumulator, so any summation order gives
+//! the same bits.
+
+/// The dot products an optimized kernel is built from; one implementation per instruction set.
+pub(crate) trait Dot {
+    /// Stack space for [`Dot::prepare`].
+    type Scratch: Default;
+    /// Four weight rows arranged for [`Dot::dot4_prepared`].
+    type Rows<'a>;
+
+    /// `sum x[i] * w[k][i]` over the common length, wrapping, for four weight rows `k` at
+    /// once: `x` is read once.
+    fn dot4(x: &[i8], w: [&[i8]; 4]) -> [i32; 4];
+
+    /// Arranges four equally long weight rows once, for many [`Dot::dot4_prepared`] calls.
+    fn prepare<'a>(w: [&'a [i8]; 4], scratch: &'a mut Self::Scratch) -> Self::Rows<'a>;
+
+    /// [`Dot::dot4`] with rows from [`Dot::prepare`].
+    fn dot4_prepared(x: &[i8], rows: &Self::Rows<'_>) -> [i32; 4];
+
+    /// `sum (x[i] - zp) * w[k][i]` for four rows, wrapping: for rows read once, where
+    /// hoisting the zero point saves nothing.
+    #[inline(always)]
+    fn dot4_centered(x: &[i8], w: [&[i8]; 4], zp: i32) -> [i32; 4] {
+        let dots = Self::dot4(x, w);
+        [0, 1, 2, 3].map(|k| dots[k].wrapping_sub(zp.wrapping_mul(Self::sum(w[k]))))
+    }
+
+    /// `sum w[i]`, wrapping: what the hoisted zero-point term multiplies.
+    #[inline(always)]
+    fn sum(w: &[i8]) -> i32 {
+        w.iter()
+            .fold(0i32, |acc, &v| acc.wrapping_add(i32::from(v)))
+    }
+
+    /// `acc[k] + x[k] * w[k]` for four channels: `x` holds four int8 values (little-endian),
+    /// `w` their weights as 16-bit lanes, `(w0, w2)` and `(w1, w3)` (see [`widen`]).
+    #[inline(always)]
+    fn mac_lanes(acc: [i32; 4], x: u32, [even, odd]: [u32; 2]) -> [i32; 4] {
+        let xs = x.to_le_bytes().map(|b| i32::from(b as i8));
+        let ws = [even, odd, even >> 16, odd >> 16].map(|v| i32::from(v as u16 as i16));
+        [0, 1, 2, 3].map(|k| acc[k].wrapping_add(xs[k] * ws[k]))
+    }
+
+    /// [`Dot::mac_lanes`] over taps of one depthwise window that lie inside the input: tap `t`
+    /// reads four channels at `base + offsets[t]` (wrapping), its weights are `lanes[t]`.
+    #[inline(always)]
+    fn mac_taps(
+        acc: [i32; 4],
+        input: &[i8],
+        base: usize,
+        offsets: SortedOffsets<'_>,
+        lanes: &[[u32; 2]],
+    ) -> [i32; 4] {
+        offsets
+            .get()
+            .iter()
+            .zip(lanes)
+            .fold(acc, |acc, (&offset, &w)| {
+                Self::mac_lanes(acc, load4(input, base.wrapping_add(offset)), w)
+            })
+    }
+}
+
+/// Offsets in non-decreasing order (checked when made): the first and the last bound all.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SortedOffsets<'a>(&'a [usize]);
+
+impl<'a> SortedOffsets<'a> {
+    /// `offsets`, when they never decrease.
+    pub(crate) fn new(offsets: &'a [usize]) -> Option<Self> {
+        offsets
+            .windows(2)
+            .all(|pair| pair[0] <= pair[1])
+            .then_some(Self(offsets))
+    }
+
+    /// The offsets.
+    pub(crate) fn get(self) -> &'a [usize] {
+        self.0
+    }
+}
+
+/// Four int8 values as the 16-bit lanes `(v0, v2)` and `(v1, v3)`: what the DSP extension's
+/// `SXTB16` makes of a word, and what [`Dot::mac_lanes`] reads.
+#[inline(always)]
+pub(crate) fn widen(v: [i8; 4]) -> [u32; 2] {
+    let lane = |lo: i8, hi: i8| u32::from(lo as i16 as u16) | (u32::from(hi as i16 as u16) << 16);
+    [lane(v[0], v[2]), lane(v[1], v[3])]
+}
+
+/// Four int8 values from `s` at `at` as a little-endian word; missing ones read as 0.
+#[inline(always)]
+pub(crate) fn load4(s: &[i8], at: usize) -> u32 {
+    let byte = |i: usize| s.get(at.wrapping_add(i)).map_or(0, |&v| v as u8);
+    match s.get(at..at.wrapping_add(4)) {
+        Some(&[a, b, c, d]) => u32::from_le_bytes([a as u8, b as u8, c as u8, d as u8]),
+        _ => u32::from_le_bytes([byte(0), byte(1), byte(2), byte(3)]),
+    }
+}
+
+/// Plain Rust, for every target.
+pub(crate) struct Portable;
+
+impl Dot for Portable {
+    type Scratch = ();
+    type Rows<'a> = [&'a [i8]; 4];
+
+    #[inline(always)]
+    fn dot4(x: &[i8], [w0, w1, w2, w3]: [&[i8]; 4]) -> [i32; 4] {
+        let mut acc = [0i32; 4];
+        let rows = x.iter().zip(w0).zip(w1).zip(w2).zip(w3);
+        for ((((&xv, &a), &b), &c), &d) in rows {
+            let xv = i32::from(xv);
+            acc[0] = acc[0].wrapping_add(xv * i32::from(a));
+            acc[1] = acc[1].wrapping_add(xv * i32::from(b));
+            acc[2] = acc[2].wrapping_add(xv * i32::from(c));
+            acc[3] = acc[3].wrapping_add(xv * i32::from(d));
+        }
+        acc
+    }
+
+    #[inline(always)]
+    fn dot4_centered(x: &[i8], [w0, w1, w2, w3]: [&[i8]; 4], zp: i32) -> [i32; 4] {
+        let mut acc = [0i32; 4];
+        let rows = x.iter().zip(w0).zip(w1).zip(w2).zip(w3);
+        for ((((&xv, &a), &b), &c), &d) in rows {
+            let xv = i32::from(xv).wrapping_sub(zp);
+            acc[0] = acc[0].wrapping_add(xv.wrapping_mul(i32::from(a)));
+            acc[1] = acc[1].wrapping_add(xv.wrapping_mul(i32::from(b)));
+            acc[2] = acc[2].wrapping_add(xv.wrapping_mul(i32::from(c)));
+            acc[3] = acc[3].wrapping_add(xv.wrapping_mul(i32::from(d)));
+        }
+        acc
+    }
+
+    #[inline(always)]
+    fn prepare<'a>(w: [&'a [i8]; 4], _: &'a mut ()) -> [&'a [i8]; 4] {
+        w
+    }
+
+    #[inline(always)]
+    fn dot4_prepared(x: &[i8], rows: &[&[i8]; 4]) -> [i32; 4] {
+        Self::dot4(x, *rows)
+    }
+}

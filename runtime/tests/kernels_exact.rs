@@ -1,0 +1,441 @@
+//! Every int8 convolution and fully connected variant this target runs equals the reference
+//! bit for bit: on random shapes (proptest) and on named edge cases (channels not a multiple
+//! of four, 1x1 spatial, padding everywhere, strides, dilations, groups, per-tensor and
+//! per-channel multipliers, extreme zero points, accumulators that wrap).
+
+use proptest::prelude::*;
+use whittle_runtime::format::ConvGeometry;
+use whittle_runtime::kernels::Variant;
+use whittle_runtime::kernels::conv::{QuantOut, conv2d_i8_variant};
+use whittle_runtime::kernels::dense::{DenseShape, dense_i8_variant};
+
+/// Random cases per operator.
+const CASES: u32 = 2000;
+
+/// splitmix64: the data of a case follows from its seed, so a shrunk case prints small.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `lo..=hi`.
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next() % (hi - lo + 1) as u64) as i64
+    }
+
+    /// int8 values, extremes over-represented.
+    fn bytes(&mut self, n: usize, lo: i8) -> Vec<i8> {
+        (0..n)
+            .map(|_| match self.next() % 8 {
+                0 => lo,
+                1 => 127,
+                _ => self.range(i64::from(lo), 127) as i8,
+            })
+            .collect()
+    }
+}
+
+/// Requantization and zero points of one case, owned.
+#[derive(Debug, Clone)]
+struct Quant {
+    input_zp: i32,
+    output_zp: i32,
+    multipliers: Vec<i32>,
+    shifts: Vec<i8>,
+    act: (i8, i8),
+    bias: Option<Vec<i32>>,
+}
+
+impl Quant {
+    /// Per-channel or per-tensor parameters for `channels` outputs; the zero points and
+    /// activation range lean towards their extremes.
+    fn random(rng: &mut Rng, channels: usize, style: u8) -> Self {
+        let zp = |rng: &mut Rng| match rng.next() % 4 {
+            0 => -128,
+            1 => 127,
+            _ => rng.range(-128, 127) as i32,
+        };
+        let n = if style & 1 == 0 { 1 } else { channels };
+        let bias = match (style >> 1) & 3 {
+            0 => None,
+            1 => Some(
+                (0..channels)
+                    .map(|_| rng.range(-40_000, 40_000) as i32)
+                    .collect(),
+            ),
+            // Near the int32 limits: the accumulator wraps.
+            2 => Some((0..channels).map(|_| rng.next() as i32).collect()),
+            _ => Some(vec![i32::MAX; channels]),
+        };
+        let act = if style & 8 == 0 {
+            (-128, 127)
+        } else {
+            let a = rng.range(-128, 127) as i8;
+            let b = rng.range(-128, 127) as i8;
+            (a.min(b), a.max(b))
+        };
+        Self {
+            input_zp: zp(rng),
+            output_zp: zp(rng),
+            multipliers: (0..n)
+                .map(|_| rng.range(1 << 30, i64::from(i32::MAX)) as i32)
+                .collect(),
+            shifts: (0..n).map(|_| rng.range(-14, 3) as i8).collect(),
+            act,
+            bias,
+        }
+    }
+
+    fn out(&self) -> QuantOut<'_> {
+        QuantOut {
+            input_zp: self.input_zp,
+            output_zp: self.output_zp,
+            multipliers: &self.multipliers,
+            shifts: &self.shifts,
+            act_min: self.act.0,
+            act_max: self.act.1,
+        }
+    }
+}
+
+/// One convolution: its geometry and its data.
+#[derive(Debug, Clone)]
+struct ConvCase {
+    geom: ConvGeometry,
+    quant: Quant,
+    input: Vec<i8>,
+    weights: Vec<i8>,
+}
+
+/// The shape parameters proptest draws and shrinks; the data follows from `seed`.
+#[derive(Debug, Clone, Copy)]
+struct ConvParams {
+    batch: u32,
+    /// 0: one group; 1: depthwise; 2: depthwise, two filters per channel; 3: 2 or 3 groups.
+    grouping: u8,
+    in_per_group: u32,
+    out_per_group: u32,
+    spatial: [u32; 2],
+    kernel: [u32; 2],
+    stride: [u32; 2],
+    dilation: [u32; 2],
+    /// Top, left, bottom, right.
+    pads: [u32; 4],
+    style: u8,
+    seed: u64,
+}
+
+impl ConvParams {
+    fn case(self) -> ConvCase {
+        let p = self;
+        let groups = match p.grouping {
+            0 => 1,
+            1 | 2 => p.in_per_group.max(2),
+            _ => 2 + (p.seed % 2) as u32,
+        };
+        let (in_per_group, out_per_group) = match p.grouping {
+            1 => (1, 1),
+            2 => (1, 2),
+            _ => (p.in_per_group, p.out_per_group),
+        };
+        let out_len = |input: u32, k: u32, s: u32, d: u32, before: u32, after: &mut u32| {
+            let span = d * (k - 1) + 1;
+            // Enough padding after for one output at least.
+            *after = (*after).max(span.saturating_sub(input + before));
+            (input + before + *after - span) / s + 1
+        };
+        let [mut pad_top, mut pad_left, mut pad_bottom, mut pad_right] = p.pads;
+        pad_top = pad_top.min(p.dilation[0] * (p.kernel[0] - 1));
+        pad_left = pad_left.min(p.dilation[1] * (p.kernel[1] - 1));
+        let [in_h, in_w] = p.spatial;
+        let out_h = out_len(
+            in_h,
+            p.kernel[0],
+            p.stride[0],
+            p.dilation[0],
+            pad_top,
+            &mut pad_bottom,
+        );
+        let out_w = out_len(
+            in_w,
+            p.kernel[1],
+            p.stride[1],
+            p.dilation[1],
+            pad_left,
+            &mut pad_right,
+        );
+        let geom = ConvGeometry {
+            batch: p.batch,
+            in_h,
+            in_w,
+            in_c: in_per_group * groups,
+            out_h,
+            out_w,
+            out_c: out_per_group * groups,
+            kernel_h: p.kernel[0],
+            kernel_w: p.kernel[1],
+            stride_h: p.stride[0],
+            stride_w: p.stride[1],
+            dilation_h: p.dilation[0],
+            dilation_w: p.dilation[1],
+            pad_top,
+            pad_left,
+            pad_bottom,
+            pad_right,
+            groups,
+        };
+        ConvCase::random(geom, p.style, p.seed)
+    }
+}
+
+impl ConvCase {
+    fn random(geom: ConvGeometry, style: u8, seed: u64) -> Self {
+        let g = geom;
+        let mut rng = Rng(seed);
+        let input_len = (g.batch * g.in_h * g.in_w * g.in_c) as usize;
+        let weights_len = (g.out_c * g.kernel_h * g.kernel_w * (g.in_c / g.groups)) as usize;
+        // Weights are symmetric int8 ([-127, 127]) except in some cases, where -128 appears.
+        let lowest = if style & 16 == 0 { -127 } else { -128 };
+        Self {
+            quant: Quant::random(&mut rng, g.out_c as usize, style),
+            input: rng.bytes(input_len, -128),
+            weights: rng.bytes(weights_len, lowest),
+            geom,
+        }
+    }
+
+    fn run(&self, variant: Variant) -> Vec<i8> {
+        let g = &self.geom;
+        let mut out = vec![0x55; (g.batch * g.out_h * g.out_w * g.out_c) as usize];
+        conv2d_i8_variant(
+            variant,
+            g,
+            &self.quant.out(),
+            &self.input,
+            &self.weights,
+            self.quant.bias.as_deref(),
+            &mut out,
+        )
+        .expect("consistent lengths");
+        out
+    }
+}
+
+/// One fully connected layer and its data.
+#[derive(Debug, Clone)]
+struct DenseCase {
+    shape: DenseShape,
+    quant: Quant,
+    input: Vec<i8>,
+    weights: Vec<i8>,
+}
+
+impl DenseCase {
+    fn random(rows: u32, in_features: u32, out_features: u32, style: u8, seed: u64) -> Self {
+        let mut rng = Rng(seed);
+        let lowest = if style & 16 == 0 { -127 } else { -128 };
+        Self {
+            shape: DenseShape {
+                rows,
+                in_features,
+                out_features,
+            },
+            quant: Quant::random(&mut rng, out_features as usize, style),
+            input: rng.bytes((rows * in_features) as usize, -128),
+            weights: rng.bytes((out_features * in_features) as usize, lowest),
+        }
+    }
+
+    fn run(&self, variant: Variant) -> Vec<i8> {
+        let mut out = vec![0x55; (self.shape.rows * self.shape.out_features) as usize];
+        dense_i8_variant(
+            variant,
+            self.shape,
+            &self.quant.out(),
+            &self.input,
+            &self.weights,
+            self.quant.bias.as_deref(),
+            &mut out,
+        )
+        .expect("consistent lengths");
+        out
+    }
+}
+
+/// For one operator: a proptest over random cases and named edge cases, each asserting that
+/// every variant of [`Variant::ALL`] gives the reference's output bit for bit.
+macro_rules! every_variant_matches_reference {
+    (
+        random: $strategy:expr,
+        edge_cases: { $($name:ident => $case:expr,)* }
+    ) => {
+        fn assert_exact<C: core::fmt::Debug>(case: &C, run: impl Fn(&C, Variant) -> Vec<i8>) {
+            let expected = run(case, Variant::Reference);
+            for &variant in Variant::ALL {
+                let got = run(case, variant);
+                assert!(
+                    got == expected,
+                    "{variant:?} differs from the reference\n got {got:?}\nwant {expected:?}\n{case:?}"
+                );
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: CASES, ..ProptestConfig::default() })]
+            #[test]
+            fn random_cases(case in $strategy) {
+                assert_exact(&case, |c, v| c.run(v));
+            }
+        }
+
+        $(
+            #[test]
+            fn $name() {
+                let case = $case;
+                assert_exact(&case, |c, v| c.run(v));
+            }
+        )*
+    };
+}
+
+/// A convolution geometry; unlisted fields default to 1 (strides, dilations, groups, batch)
+/// or 0 (padding).
+#[allow(clippy::too_many_arguments)]
+fn geom(
+    [in_h, in_w, in_c]: [u32; 3],
+    [out_h, out_w, out_c]: [u32; 3],
+    [kernel_h, kernel_w]: [u32; 2],
+    [stride_h, stride_w]: [u32; 2],
+    [dilation_h, dilation_w]: [u32; 2],
+    [pad_top, pad_left, pad_bottom, pad_right]: [u32; 4],
+    groups: u32,
+) -> ConvGeometry {
+    ConvGeometry {
+        batch: 1,
+        in_h,
+        in_w,
+        in_c,
+        out_h,
+        out_w,
+        out_c,
+        kernel_h,
+        kernel_w,
+        stride_h,
+        stride_w,
+        dilation_h,
+        dilation_w,
+        pad_top,
+        pad_left,
+        pad_bottom,
+        pad_right,
+        groups,
+    }
+}
+
+mod conv {
+    use super::*;
+
+    fn params() -> impl Strategy<Value = ConvCase> {
+        (
+            (1u32..=2, 0u8..4, 1u32..=9, 1u32..=9),
+            (
+                [1u32..=9, 1u32..=9],
+                [1u32..=4, 1u32..=4],
+                [1u32..=3, 1u32..=3],
+            ),
+            (
+                [1u32..=3, 1u32..=3],
+                [0u32..=3, 0u32..=3, 0u32..=3, 0u32..=3],
+            ),
+            (any::<u8>(), any::<u64>()),
+        )
+            .prop_map(
+                |(
+                    (batch, grouping, ipg, opg),
+                    (spatial, kernel, stride),
+                    (dilation, pads),
+                    (style, seed),
+                )| {
+                    ConvParams {
+                        batch,
+                        grouping,
+                        in_per_group: ipg,
+                        out_per_group: opg,
+                        spatial,
+                        kernel,
+                        stride,
+                        dilation,
+                        pads,
+                        style,
+                        seed,
+                    }
+                    .case()
+                },
+            )
+    }
+
+    every_variant_matches_reference! {
+        random: params(),
+        edge_cases: {
+            pointwise_seven_channels => ConvCase::random(
+                geom([5, 3, 7], [5, 3, 11], [1, 1], [1, 1], [1, 1], [0; 4], 1), 1, 1),
+            pointwise_wide_with_many_outputs => ConvCase::random(
+                geom([2, 3, 67], [2, 3, 70], [1, 1], [1, 1], [1, 1], [0; 4], 1), 3, 2),
+            pointwise_stride_two => ConvCase::random(
+                geom([5, 5, 6], [3, 3, 5], [1, 1], [2, 2], [1, 1], [0; 4], 1), 1, 3),
+            one_pixel_padding_everywhere => ConvCase::random(
+                geom([1, 1, 5], [1, 1, 9], [3, 3], [1, 1], [1, 1], [1; 4], 1), 1, 4),
+            window_wider_than_the_input => ConvCase::random(
+                geom([2, 2, 3], [4, 4, 6], [5, 5], [1, 1], [1, 1], [3; 4], 1), 9, 5),
+            stride_two_padded => ConvCase::random(
+                geom([7, 6, 5], [4, 3, 6], [3, 3], [2, 2], [1, 1], [1, 1, 1, 0], 1), 1, 6),
+            dilated => ConvCase::random(
+                geom([9, 8, 3], [5, 4, 5], [3, 3], [1, 1], [2, 2], [0; 4], 1), 3, 7),
+            dilated_and_padded => ConvCase::random(
+                geom([6, 5, 2], [6, 5, 3], [3, 3], [1, 1], [2, 3], [2, 3, 2, 3], 1), 1, 8),
+            two_groups => ConvCase::random(
+                geom([4, 4, 6], [4, 4, 10], [3, 3], [1, 1], [1, 1], [1; 4], 2), 1, 9),
+            depthwise_padded => ConvCase::random(
+                geom([5, 4, 37], [5, 4, 37], [3, 3], [1, 1], [1, 1], [1; 4], 37), 1, 10),
+            depthwise_stride_two => ConvCase::random(
+                geom([8, 8, 9], [4, 4, 9], [3, 3], [2, 2], [1, 1], [1, 1, 0, 0], 9), 3, 11),
+            depthwise_two_filters_per_channel => ConvCase::random(
+                geom([4, 4, 3], [4, 4, 6], [3, 3], [1, 1], [1, 1], [1; 4], 3), 1, 12),
+            more_than_a_block_of_channels => ConvCase::random(
+                geom([3, 3, 5], [3, 3, 37], [3, 3], [1, 1], [1, 1], [1; 4], 1), 3, 13),
+            keyword_spotting_first_layer => ConvCase::random(
+                geom([49, 10, 1], [25, 5, 8], [10, 4], [2, 2], [1, 1], [4, 1, 5, 1], 1), 1, 14),
+            accumulator_wraps => ConvCase::random(
+                geom([3, 3, 8], [3, 3, 4], [3, 3], [1, 1], [1, 1], [1; 4], 1), 6, 15),
+            weights_at_minus_128 => ConvCase::random(
+                geom([4, 4, 4], [2, 2, 4], [3, 3], [1, 1], [1, 1], [0; 4], 1), 17, 16),
+        }
+    }
+}
+
+mod dense {
+    use super::*;
+
+    fn params() -> impl Strategy<Value = DenseCase> {
+        (1u32..=3, 1u32..=70, 1u32..=40, any::<u8>(), any::<u64>())
+            .prop_map(|(rows, i, o, style, seed)| DenseCase::random(rows, i, o, style, seed))
+    }
+
+    every_variant_matches_reference! {
+        random: params(),
+        edge_cases: {
+            one_input_feature => DenseCase::random(1, 1, 5, 1, 1),
+            features_not_a_multiple_of_four => DenseCase::random(2, 13, 7, 3, 2),
+            keyword_spotting_classifier => DenseCase::random(1, 64, 12, 1, 3),
+            accumulator_wraps => DenseCase::random(1, 64, 6, 6, 4),
+            per_tensor_multiplier => DenseCase::random(3, 9, 9, 0, 5),
+            no_input_features => DenseCase::random(2, 0, 3, 3, 6),
+        }
+    }
+}
