@@ -11,6 +11,7 @@ pub mod bench;
 pub mod compare;
 pub mod compile;
 pub mod data;
+pub mod distill;
 pub mod emit;
 pub mod error;
 pub mod import;

@@ -11,6 +11,7 @@ mod bench;
 mod check;
 mod compare;
 mod compile;
+mod distill;
 mod emit;
 mod eval;
 mod inspect;
@@ -41,6 +42,9 @@ enum Command {
     Compare(compare::Args),
     /// Compile an ONNX model into a .wtl artifact.
     Compile(compile::Args),
+    /// Fine-tune a (pruned) float ONNX model towards a teacher's soft targets (knowledge
+    /// distillation) and write it back with the trained weights.
+    Distill(distill::Args),
     /// Write an artifact as an ELF object, a C header or a Rust snippet to build into firmware.
     Emit(emit::Args),
     /// Accuracy of an artifact on labelled data: top-1, top-5, per class.
@@ -75,6 +79,7 @@ pub fn main() -> ExitCode {
         Command::Check(a) => check::run(a),
         Command::Compare(a) => compare::run(a),
         Command::Compile(a) => compile::run(a),
+        Command::Distill(a) => distill::run(a),
         Command::Emit(a) => emit::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Inspect(a) => inspect::run(a),
