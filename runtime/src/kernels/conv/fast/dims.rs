@@ -1,0 +1,132 @@
+//! The geometry as the optimized loops use it, and the in-bounds taps of a window.
+
+use crate::format::ConvGeometry;
+
+/// The geometry as `usize`, every divisor non-zero.
+pub(super) struct Dims {
+    pub(super) batch: usize,
+    pub(super) in_h: usize,
+    pub(super) in_w: usize,
+    pub(super) in_c: usize,
+    pub(super) out_h: usize,
+    pub(super) out_w: usize,
+    pub(super) out_c: usize,
+    pub(super) k_h: usize,
+    pub(super) k_w: usize,
+    pub(super) s_h: usize,
+    pub(super) s_w: usize,
+    pub(super) d_h: usize,
+    pub(super) d_w: usize,
+    pub(super) pad_top: usize,
+    pub(super) pad_left: usize,
+    pub(super) groups: usize,
+    pub(super) in_per_group: usize,
+    pub(super) out_per_group: usize,
+}
+
+impl Dims {
+    /// `None` when a size, stride, dilation or group count is zero (left to the reference).
+    pub(super) fn of(g: &ConvGeometry) -> Option<Self> {
+        let u = |v: u32| v as usize;
+        let nonzero = [
+            g.in_c,
+            g.out_c,
+            g.kernel_h,
+            g.kernel_w,
+            g.stride_h,
+            g.stride_w,
+            g.dilation_h,
+            g.dilation_w,
+            g.groups,
+        ];
+        if nonzero.contains(&0) {
+            return None;
+        }
+        let (in_per_group, out_per_group) = (u(g.in_c / g.groups), u(g.out_c / g.groups));
+        if in_per_group == 0 || out_per_group == 0 {
+            return None;
+        }
+        Some(Self {
+            batch: u(g.batch),
+            in_h: u(g.in_h),
+            in_w: u(g.in_w),
+            in_c: u(g.in_c),
+            out_h: u(g.out_h),
+            out_w: u(g.out_w),
+            out_c: u(g.out_c),
+            k_h: u(g.kernel_h),
+            k_w: u(g.kernel_w),
+            s_h: u(g.stride_h),
+            s_w: u(g.stride_w),
+            d_h: u(g.dilation_h),
+            d_w: u(g.dilation_w),
+            pad_top: u(g.pad_top),
+            pad_left: u(g.pad_left),
+            groups: u(g.groups),
+            in_per_group,
+            out_per_group,
+        })
+    }
+
+    /// 1x1, stride 1, no padding, one group: output pixels are input pixels.
+    pub(super) fn is_pointwise(&self) -> bool {
+        [self.k_h, self.k_w, self.s_h, self.s_w, self.groups] == [1; 5]
+            && self.pad_top == 0
+            && self.pad_left == 0
+            && (self.out_h, self.out_w) == (self.in_h, self.in_w)
+    }
+
+    /// One filter per input channel.
+    pub(super) fn is_depthwise(&self) -> bool {
+        self.groups == self.in_c && self.out_c == self.in_c
+    }
+
+    /// Weights of one output channel's filter.
+    pub(super) fn filter_len(&self) -> usize {
+        self.k_h * self.k_w * self.in_per_group
+    }
+}
+
+/// The in-bounds taps of one kernel axis at one output position.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) struct Taps {
+    /// First tap inside the input.
+    pub(super) lo: usize,
+    /// One past the last tap inside the input.
+    pub(super) hi: usize,
+    /// Input position of tap `lo`.
+    pub(super) first: usize,
+}
+
+impl Taps {
+    /// Tap `k` reads padded position `out * stride + k * dilation`, inside the input when it is
+    /// in `pad..pad + len`.
+    #[inline]
+    pub(super) fn at(
+        out: usize,
+        stride: usize,
+        dilation: usize,
+        pad: usize,
+        len: usize,
+        k: usize,
+    ) -> Self {
+        let start = out * stride;
+        let lo = if start >= pad {
+            0
+        } else {
+            (pad - start).div_ceil(dilation)
+        };
+        let end = pad + len;
+        let hi = if start >= end {
+            0
+        } else {
+            (end - start).div_ceil(dilation).min(k)
+        };
+        let lo = lo.min(hi);
+        Self {
+            lo,
+            hi,
+            first: (start + lo * dilation).wrapping_sub(pad),
+        }
+    }
+}

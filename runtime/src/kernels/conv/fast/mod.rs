@@ -1,0 +1,117 @@
+//! Optimized int8 convolution, generic over its dot products ([`Dot`]), bit-exact with the
+//! reference.
+//!
+//! The input zero point leaves the inner loops: `sum (x - zp) * w = sum x * w - zp * sum w`.
+//! Wrapping int32 arithmetic is exact modulo 2^32, so the result has the reference's bits
+//! whatever the order of the sums. Padding reads as the zero point, whose products the
+//! hoisted term cancels, so a window that overlaps the padding needs no special case. Paths:
+//! - pointwise 1x1: four filters, arranged once ([`Dot::prepare`]), against every pixel;
+//! - depthwise: four channels at a time, contiguous in the input, all taps of a pixel;
+//! - the rest: each pixel's window gathered into one contiguous column (`im2col`), then four
+//!   filters per pass over it;
+//! - a fallback for filters longer than the column buffer (or a zero point outside int8):
+//!   window rows as contiguous runs where `dilation_w == 1` and `groups == 1`, weight sums of
+//!   the in-bounds taps computed on the fly at the borders.
+
+use super::QuantOut;
+use super::dot::Dot;
+use crate::format::ConvGeometry;
+use crate::kernels::fixedpoint::{ChannelRequant, requantize};
+
+/// Output channels whose requantization and weight sums are prepared at once (on the stack).
+const BLOCK: usize = 16;
+/// Longest filter gathered into a column (bytes of stack).
+const COLUMN: usize = 256;
+/// Most kernel taps of the depthwise path (each takes 8 bytes of stack).
+const MAX_TAPS: usize = 25;
+
+mod depthwise;
+mod dims;
+mod pointwise;
+mod window;
+
+use depthwise::depthwise;
+use dims::{Dims, Taps};
+use pointwise::pointwise;
+use window::{gathered, general};
+
+/// `len` values of `s` from `at`, or none when out of range (never, after the length checks).
+#[inline(always)]
+fn run(s: &[i8], at: usize, len: usize) -> &[i8] {
+    s.get(at..at.wrapping_add(len)).unwrap_or(&[])
+}
+
+/// Bias of channel `c`, 0 without one.
+#[inline(always)]
+fn bias_of(bias: Option<&[i32]>, c: usize) -> i32 {
+    bias.and_then(|b| b.get(c)).copied().unwrap_or(0)
+}
+
+/// `bias + dots - zp * weight_sum`, requantized for channel `c`.
+#[inline(always)]
+fn finish(q: &QuantOut<'_>, bias: Option<&[i32]>, c: usize, dots: i32, weight_sum: i32) -> i8 {
+    let acc = bias_of(bias, c)
+        .wrapping_add(dots)
+        .wrapping_sub(q.input_zp.wrapping_mul(weight_sum));
+    requantize(acc, q, c)
+}
+
+/// The weight sums of the filters of channels `first..first + sums.len()`.
+fn filter_sums<D: Dot>(weights: &[i8], filter_len: usize, first: usize, sums: &mut [i32]) {
+    for (j, s) in sums.iter_mut().enumerate() {
+        *s = D::sum(run(weights, (first + j) * filter_len, filter_len));
+    }
+}
+
+/// [`super::conv2d_i8`] with the dot products of `D`; lengths were checked by the caller.
+pub(crate) fn conv2d_i8<D: Dot>(
+    g: &ConvGeometry,
+    q: &QuantOut<'_>,
+    input: &[i8],
+    weights: &[i8],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+) {
+    let Some(d) = Dims::of(g) else {
+        return super::reference::conv2d_i8(g, q, input, weights, bias, output);
+    };
+    // Padding can read as the zero point only when it is an int8 value (always, in a
+    // verified model).
+    let zp = i8::try_from(q.input_zp).ok();
+    if d.is_pointwise() {
+        pointwise::<D>(&d, q, input, weights, bias, output);
+    } else if let Some(zp) = zp
+        && d.is_depthwise()
+        && d.k_h * d.k_w <= MAX_TAPS
+    {
+        depthwise::<D>(&d, q, zp, input, weights, bias, output);
+    } else if let Some(zp) = zp
+        && d.filter_len() <= COLUMN
+    {
+        gathered::<D>(&d, q, zp, input, weights, bias, output);
+    } else {
+        general::<D>(&d, q, input, weights, bias, output);
+    }
+}
+
+/// `bias - zp * sum w` for the filters of `channels`: what each accumulator starts from.
+#[inline(always)]
+fn offsets_of<D: Dot>(
+    q: &QuantOut<'_>,
+    bias: Option<&[i32]>,
+    channels: [usize; 4],
+    filters: [&[i8]; 4],
+) -> [i32; 4] {
+    [0, 1, 2, 3].map(|k| {
+        bias_of(bias, channels[k]).wrapping_sub(q.input_zp.wrapping_mul(D::sum(filters[k])))
+    })
+}
+
+/// Writes `count` requantized accumulators to `out` from `at`.
+#[inline(always)]
+fn store(out: &mut [i8], at: usize, count: usize, acc: [i32; 4], requants: &[ChannelRequant]) {
+    let out = out.get_mut(at..at + count).unwrap_or(&mut []);
+    for ((y, a), r) in out.iter_mut().zip(acc).zip(requants) {
+        *y = r.apply(a);
+    }
+}

@@ -1,0 +1,34 @@
+//! 1x1 stride-1 convolutions: output pixels are input pixels.
+
+use super::super::QuantOut;
+use super::super::dot::Dot;
+use super::{Dims, offsets_of, run, store};
+use crate::kernels::fixedpoint::ChannelRequant;
+
+/// 1x1 stride 1: four filters at a time, prepared once, against every pixel.
+pub(super) fn pointwise<D: Dot>(
+    d: &Dims,
+    q: &QuantOut<'_>,
+    input: &[i8],
+    weights: &[i8],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+) {
+    let mut scratch = D::Scratch::default();
+    for first in (0..d.out_c).step_by(4) {
+        let count = (d.out_c - first).min(4);
+        let channels = [0, 1, 2, 3].map(|k| first + k.min(count - 1));
+        let filters = channels.map(|c| run(weights, c * d.in_c, d.in_c));
+        let start = offsets_of::<D>(q, bias, channels, filters);
+        let requants = channels.map(|c| ChannelRequant::new(q, c));
+        let rows = D::prepare(filters, &mut scratch);
+        let pixels = input
+            .chunks_exact(d.in_c)
+            .zip(output.chunks_exact_mut(d.out_c));
+        for (x, y) in pixels {
+            let dots = D::dot4_prepared(x, &rows);
+            let acc = [0, 1, 2, 3].map(|k| start[k].wrapping_add(dots[k]));
+            store(y, first, count, acc, &requants[..count]);
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Convolutions over gathered windows: any geometry, any number of groups.
+
+use super::super::QuantOut;
+use super::super::dot::Dot;
+use super::{BLOCK, COLUMN, Dims, Taps, bias_of, filter_sums, finish, run, store};
+use crate::kernels::fixedpoint::ChannelRequant;
+
+/// Any geometry whose filter fits [`COLUMN`]: each pixel's window (of one group) gathered
+/// into a contiguous column, the padding as the zero point, then four filters per pass.
+pub(super) fn gathered<D: Dot>(
+    d: &Dims,
+    q: &QuantOut<'_>,
+    zp: i8,
+    input: &[i8],
+    weights: &[i8],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+) {
+    let filter = d.filter_len();
+    let mut column = [0i8; COLUMN];
+    let column = column.get_mut(..filter).unwrap_or(&mut []);
+    for block in (0..d.out_c).step_by(BLOCK) {
+        let block_end = (block + BLOCK).min(d.out_c);
+        let requants: [ChannelRequant; BLOCK] =
+            core::array::from_fn(|j| ChannelRequant::new(q, block + j));
+        let starts: [i32; BLOCK] = core::array::from_fn(|j| {
+            let filter = run(weights, (block + j) * filter, filter);
+            let zp_term = q.input_zp.wrapping_mul(D::sum(filter));
+            bias_of(bias, block + j).wrapping_sub(zp_term)
+        });
+        for n in 0..d.batch {
+            for oy in 0..d.out_h {
+                let ys = Taps::at(oy, d.s_h, d.d_h, d.pad_top, d.in_h, d.k_h);
+                for ox in 0..d.out_w {
+                    let xs = Taps::at(ox, d.s_w, d.d_w, d.pad_left, d.in_w, d.k_w);
+                    let out_at = ((n * d.out_h + oy) * d.out_w + ox) * d.out_c;
+                    let mut gathered_group = None;
+                    let mut first = block;
+                    while first < block_end {
+                        let group = first / d.out_per_group;
+                        let group_end = (group + 1) * d.out_per_group;
+                        let count = block_end.min(group_end).min(first + 4) - first;
+                        if gathered_group != Some(group) {
+                            let window = Window { d, n, ys, xs };
+                            window.gather(input, group, zp, column);
+                            gathered_group = Some(group);
+                        }
+                        let channels = [0, 1, 2, 3].map(|k| first + k.min(count - 1));
+                        let filters = channels.map(|c| run(weights, c * filter, filter));
+                        let dots = D::dot4(column, filters);
+                        let start = |k: usize| starts.get(first - block + k).copied();
+                        let acc = [0, 1, 2, 3].map(|k| start(k).unwrap_or(0).wrapping_add(dots[k]));
+                        let requants = requants.get(first - block..).unwrap_or(&[]);
+                        store(
+                            output,
+                            out_at + first,
+                            count,
+                            acc,
+                            requants.get(..count).unwrap_or(&[]),
+                        );
+                        first += count;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Any geometry: per pixel, per group of up to four output channels, the in-bounds window.
+/// Padded windows sum their in-bounds weights on the fly.
+pub(super) fn general<D: Dot>(
+    d: &Dims,
+    q: &QuantOut<'_>,
+    input: &[i8],
+    weights: &[i8],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+) {
+    let mut sums = [0i32; BLOCK];
+    for first in (0..d.out_c).step_by(BLOCK) {
+        let block = (d.out_c - first).min(BLOCK);
+        filter_sums::<D>(weights, d.filter_len(), first, &mut sums[..block]);
+        for n in 0..d.batch {
+            for oy in 0..d.out_h {
+                let ys = Taps::at(oy, d.s_h, d.d_h, d.pad_top, d.in_h, d.k_h);
+                for ox in 0..d.out_w {
+                    let xs = Taps::at(ox, d.s_w, d.d_w, d.pad_left, d.in_w, d.k_w);
+                    let inside = (ys.lo, ys.hi, xs.lo, xs.hi) == (0, d.k_h, 0, d.k_w);
+                    let out_at = ((n * d.out_h + oy) * d.out_w + ox) * d.out_c;
+                    let mut c = first;
+                    while c < first + block {
+                        let group_end = (c / d.out_per_group + 1) * d.out_per_group;
+                        let count = (first + block).min(group_end).min(c + 4) - c;
+                        let channels = [0, 1, 2, 3].map(|i| c + i.min(count - 1));
+                        let window = Window { d, n, ys, xs };
+                        let (dots, partial) = window.dots::<D>(input, weights, channels, !inside);
+                        for i in 0..count {
+                            let weight_sum = if inside {
+                                sums[c + i - first]
+                            } else {
+                                partial[i]
+                            };
+                            if let Some(y) = output.get_mut(out_at + c + i) {
+                                *y = finish(q, bias, c + i, dots[i], weight_sum);
+                            }
+                        }
+                        c += count;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The in-bounds part of one output pixel's window.
+pub(super) struct Window<'a> {
+    d: &'a Dims,
+    n: usize,
+    ys: Taps,
+    xs: Taps,
+}
+
+impl Window<'_> {
+    /// Copies the window's values of `group`, `[k_h][k_w][in_per_group]`, into `column`;
+    /// taps in the padding read `zp`.
+    pub(super) fn gather(&self, input: &[i8], group: usize, zp: i8, column: &mut [i8]) {
+        let Self { d, n, ys, xs } = *self;
+        let ipg = d.in_per_group;
+        for (ky, row) in column.chunks_exact_mut(d.k_w * ipg).enumerate() {
+            if !(ys.lo..ys.hi).contains(&ky) {
+                row.fill(zp);
+                continue;
+            }
+            let iy_row = (n * d.in_h + ys.first + (ky - ys.lo) * d.d_h) * d.in_w;
+            for (kx, cell) in row.chunks_exact_mut(ipg).enumerate() {
+                if (xs.lo..xs.hi).contains(&kx) {
+                    let ix = xs.first + (kx - xs.lo) * d.d_w;
+                    let at = (iy_row + ix) * d.in_c + group * ipg;
+                    for (c, &v) in cell.iter_mut().zip(run(input, at, ipg)) {
+                        *c = v;
+                    }
+                } else {
+                    cell.fill(zp);
+                }
+            }
+        }
+    }
+
+    /// `sum x * w` over the window for four output channels of one group, and, when asked,
+    /// the sums of the weights it used.
+    #[inline(always)]
+    pub(super) fn dots<D: Dot>(
+        &self,
+        input: &[i8],
+        weights: &[i8],
+        channels: [usize; 4],
+        with_sums: bool,
+    ) -> ([i32; 4], [i32; 4]) {
+        let Self { d, n, ys, xs } = *self;
+        let group = channels[0] / d.out_per_group;
+        let (mut dots, mut sums) = ([0i32; 4], [0i32; 4]);
+        let mut add = |x: &[i8], w_at: [usize; 4]| {
+            let w = w_at.map(|at| run(weights, at, x.len()));
+            let r = D::dot4(x, w);
+            for i in 0..4 {
+                dots[i] = dots[i].wrapping_add(r[i]);
+                if with_sums {
+                    sums[i] = sums[i].wrapping_add(D::sum(w[i]));
+                }
+            }
+        };
+        let tap = |c: usize, ky: usize, kx: usize| ((c * d.k_h + ky) * d.k_w + kx) * d.in_per_group;
+        for ky in ys.lo..ys.hi {
+            let row = (n * d.in_h + ys.first + (ky - ys.lo) * d.d_h) * d.in_w;
+            if d.d_w == 1 && d.groups == 1 {
+                // The window row is one run, in the input and in every filter.
+                let x = run(input, (row + xs.first) * d.in_c, (xs.hi - xs.lo) * d.in_c);
+                add(x, channels.map(|c| tap(c, ky, xs.lo)));
+            } else {
+                for kx in xs.lo..xs.hi {
+                    let ix = xs.first + (kx - xs.lo) * d.d_w;
+                    let at = (row + ix) * d.in_c + group * d.in_per_group;
+                    add(
+                        run(input, at, d.in_per_group),
+                        channels.map(|c| tap(c, ky, kx)),
+                    );
+                }
+            }
+        }
+        (dots, sums)
+    }
+}
