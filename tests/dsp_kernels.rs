@@ -11,7 +11,7 @@
 #[allow(dead_code)]
 mod qemu;
 
-use qemu::{M4F, emulate};
+use qemu::{M4F, cargo_build_release, emulate};
 use std::process::Command;
 use whittle_tests::workspace_root;
 
@@ -20,26 +20,9 @@ fn dsp_kernels_equal_the_reference_on_the_m4f() {
     let root = workspace_root();
     let package = root.join("tests/dsp-kernels");
     let target_dir = root.join("target/dsp-kernels");
-    // Run from the package so that its .cargo/config.toml (target, linker script) applies;
-    // flags meant for host builds would replace the config's.
-    let output = Command::new(env!("CARGO"))
-        .current_dir(&package)
-        .args(["build", "--release", "--manifest-path"])
-        .arg(package.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_TARGET")
-        .output()
-        .expect("cargo runs");
-    assert!(
-        output.status.success(),
-        "building {} failed (is the target installed? rustup target add {}):\n{}",
-        package.display(),
-        M4F.triple,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo.arg("build");
+    cargo_build_release(cargo, &package, &target_dir, M4F.triple);
     let image = target_dir
         .join(M4F.triple)
         .join("release/whittle-dsp-kernels");

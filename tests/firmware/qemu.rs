@@ -108,30 +108,11 @@ pub(crate) fn build_linked(
     }
     let target_dir = root.join("target/firmware").join(build_dir).join("build");
     let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    // Run from the package so that its .cargo/config.toml (target, linker script) applies;
-    // flags meant for host builds would replace the config's.
-    let output = cargo
-        .current_dir(&package)
-        .args(["--release", "--manifest-path"])
-        .arg(package.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
+    cargo
         .env("WHITTLE_MODEL", &model)
         .env("WHITTLE_INPUTS", &data)
-        .env("WHITTLE_ARENA", arena.to_string())
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_TARGET")
-        .output()
-        .expect("cargo runs");
-    assert!(
-        output.status.success(),
-        "building {} for {} failed (is the target installed? rustup target add {}):\n{}",
-        package.display(),
-        board.triple,
-        board.triple,
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .env("WHITTLE_ARENA", arena.to_string());
+    cargo_build_release(cargo, &package, &target_dir, board.triple);
     let built = target_dir
         .join(board.triple)
         .join("release")
@@ -139,6 +120,36 @@ pub(crate) fn build_linked(
     let image = dir.join(format!("firmware-{}.elf", board.name));
     std::fs::copy(&built, &image).unwrap_or_else(|e| panic!("{}: {e}", built.display()));
     image
+}
+
+/// Runs `cargo` (a `cargo build` with any extra arguments and variables) for the firmware
+/// `package` in release mode into `target_dir`, and fails the test with cargo's output if the
+/// build fails.
+pub(crate) fn cargo_build_release(
+    mut cargo: Command,
+    package: &Path,
+    target_dir: &Path,
+    triple: &str,
+) {
+    // Run from the package so that its .cargo/config.toml (target, linker script) applies;
+    // flags meant for host builds would replace the config's.
+    let output = cargo
+        .current_dir(package)
+        .args(["--release", "--manifest-path"])
+        .arg(package.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target_dir)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "building {} for {triple} failed (is the target installed? rustup target add {triple}):\n{}",
+        package.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// The QEMU command line of `board`'s `.cargo/config.toml` runner, which `cargo run` uses.
