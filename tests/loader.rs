@@ -20,8 +20,13 @@ fn load(bytes: &[u8]) -> Result<(), LoadError> {
     Model::load(&aligned).map(|_| ())
 }
 
-/// Rewrites the CRC trailer so that only the deliberate change is seen.
+/// Rewrites the digest and CRC trailer so that only the deliberate change is seen.
 fn reseal(bytes: &mut [u8]) {
+    whittle::artifact::reseal(bytes);
+}
+
+/// Rewrites only the CRC-32, as a damage that happens to keep the CRC right would.
+fn reseal_crc_only(bytes: &mut [u8]) {
     let n = bytes.len();
     let crc = crc32(&bytes[..n - 4]);
     bytes[n - 4..].copy_from_slice(&crc.to_le_bytes());
@@ -83,6 +88,56 @@ fn every_single_bit_flip_past_the_preamble_is_caught_by_the_checksum() {
             }
         }
     }
+}
+
+#[test]
+fn damage_that_keeps_the_crc_right_is_caught_by_the_digest() {
+    let bytes = artifact();
+    let aligned = AlignedBytes::new(&bytes);
+    let model = Model::load(&aligned).expect("load");
+    assert!(model.digest().is_some(), "the compiler writes a digest");
+    let weights_at = u32::from_le_bytes(bytes[20..24].try_into().unwrap()) as usize;
+    for pos in [PREAMBLE_LEN, PREAMBLE_LEN + 5, weights_at, bytes.len() - 40] {
+        let mut damaged = bytes.clone();
+        damaged[pos] ^= 0x10;
+        reseal_crc_only(&mut damaged);
+        assert_eq!(load(&damaged), Err(LoadError::DigestMismatch), "byte {pos}");
+    }
+}
+
+#[test]
+fn a_damaged_artifact_still_loads_for_diagnosis() {
+    let bytes = artifact();
+    let weights_at = u32::from_le_bytes(bytes[20..24].try_into().unwrap()) as usize;
+    let mut damaged = bytes.clone();
+    damaged[weights_at + 3] ^= 0x40;
+    assert!(matches!(
+        load(&damaged),
+        Err(LoadError::ChecksumMismatch { .. })
+    ));
+    let aligned = AlignedBytes::new(&damaged);
+    let model = Model::load_for_diagnosis(&aligned).expect("structure intact");
+    let mut arena = vec![0u8; model.arena_bytes() + 16];
+    Interpreter::new(&model, &mut arena)
+        .expect("arena")
+        .invoke()
+        .expect("runs");
+    // Structural damage is still refused.
+    let mut broken = bytes.clone();
+    broken[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
+    let aligned = AlignedBytes::new(&broken);
+    assert_eq!(
+        Model::load_for_diagnosis(&aligned).err(),
+        Some(LoadError::BadLayout)
+    );
+}
+
+#[test]
+fn unknown_flags_are_refused() {
+    let mut bytes = artifact();
+    bytes[12..16].copy_from_slice(&0x0000_0003u32.to_le_bytes());
+    reseal(&mut bytes);
+    assert_eq!(load(&bytes), Err(LoadError::UnsupportedFlags { found: 3 }));
 }
 
 #[test]

@@ -60,12 +60,14 @@ fn runtime_text_for_the_kws_operator_set_fits_16_kib() {
     let all = share("all-ops");
     let kws_fast = share(&format!("{KWS_FEATURES},fast-kernels"));
     let all_fast = share("all-ops,fast-kernels");
+    let kws_sha = share(&format!("{KWS_FEATURES},sha256"));
     println!("runtime .text on {TARGET} (LTO, opt-level z), app baseline {baseline} B excluded:");
     row(&format!("KWS int8 set ({KWS_FEATURES})"), kws);
     row("every int8 operator, layout and quantize", int8);
     row("every operator (all-ops)", all);
     row("KWS int8 set + fast-kernels", kws_fast);
     row("every operator + fast-kernels", all_fast);
+    row("KWS int8 set + sha256 (digest checked on load)", kws_sha);
     assert!(
         kws < int8 && int8 < all,
         "fewer operators must give less code"
@@ -73,6 +75,10 @@ fn runtime_text_for_the_kws_operator_set_fits_16_kib() {
     assert!(
         kws < kws_fast && all < all_fast,
         "the fast kernels must add code (else they are not linked)"
+    );
+    assert!(
+        kws < kws_sha,
+        "the sha256 feature must add code (else the digest is not checked)"
     );
     assert!(
         kws <= KWS_BUDGET,

@@ -6,7 +6,7 @@ use whittle::quantize::{Method, QuantizeOptions};
 use whittle::{CompileOptions, Compiled, Tensor};
 use whittle_runtime::format::{Preamble, Space};
 use whittle_runtime::{
-    AlignedBytes, CountUnit, Counter, Model, NoCounter, ValidateError, crc32, validate,
+    AlignedBytes, CountUnit, Counter, Model, NoCounter, ValidateError, validate,
 };
 use whittle_tests::workspace_root;
 
@@ -126,9 +126,7 @@ fn a_corrupted_weight_names_the_first_diverging_layer() {
     let at = preamble.weights_offset as usize + buf.offset as usize + 3;
     artifact[at] ^= 0x5a;
     // Keep the artifact loadable: the damage is in the weights, not the container.
-    let body = artifact.len() - 4;
-    let crc = crc32(&artifact[..body]);
-    artifact[body..].copy_from_slice(&crc.to_le_bytes());
+    whittle::artifact::reseal(&mut artifact);
 
     let (report, text) = run_validation(&artifact);
     let report = report.expect("validation runs");
@@ -203,9 +201,7 @@ fn the_pass_fail_pin_follows_the_report() {
     let at =
         Preamble::parse(&bad).expect("preamble").weights_offset as usize + outputs.offset as usize;
     bad[at] ^= 1;
-    let body = bad.len() - 4;
-    let crc = crc32(&bad[..body]);
-    bad[body..].copy_from_slice(&crc.to_le_bytes());
+    whittle::artifact::reseal(&mut bad);
     for (artifact, pass) in [(&good, true), (&bad, false)] {
         let (report, text) = run_validation(artifact);
         let report = report.expect("validation runs");

@@ -1,12 +1,12 @@
 //! Writing the `.wtl` artifact: relocation of buffers, postcard header, aligned weight blob,
-//! CRC-32 trailer. The same program and plan always give the same bytes.
+//! SHA-256 and CRC-32 trailer. The same program and plan always give the same bytes.
 
 use crate::lower::{Loc, Program, loc_of};
 use crate::plan::MemoryPlan;
 use serde::Serialize;
 use whittle_runtime::format::{
-    Buf, CRC_LEN, FORMAT_VERSION, Header, IoDesc, OpDesc, PREAMBLE_LEN, Preamble, Section, Shape,
-    TensorDesc, Validation, WEIGHT_ALIGN, WeightLayout,
+    Buf, CRC_LEN, DIGEST_LEN, FLAG_SHA256, FORMAT_VERSION, Header, IoDesc, OpDesc, PREAMBLE_LEN,
+    Preamble, Section, Shape, TensorDesc, Validation, WEIGHT_ALIGN, WeightLayout,
 };
 
 /// Identifies the writer in every artifact.
@@ -137,11 +137,11 @@ pub fn write_with_validation(
     let header_bytes = postcard::to_allocvec(&header).map_err(err)?;
 
     let weights_offset = (PREAMBLE_LEN + header_bytes.len()).next_multiple_of(WEIGHT_ALIGN);
-    let total = weights_offset + blob.len() + CRC_LEN;
+    let total = weights_offset + blob.len() + DIGEST_LEN + CRC_LEN;
     let too_big = |_| format!("artifact of {total} bytes exceeds the 4 GiB format limit");
     let preamble = Preamble {
         format_version: FORMAT_VERSION,
-        flags: 0,
+        flags: FLAG_SHA256,
         header_len: u32::try_from(header_bytes.len()).map_err(too_big)?,
         weights_offset: u32::try_from(weights_offset).map_err(too_big)?,
         weights_len: u32::try_from(blob.len()).map_err(too_big)?,
@@ -152,9 +152,29 @@ pub fn write_with_validation(
     out.extend_from_slice(&header_bytes);
     out.resize(weights_offset, 0);
     out.extend_from_slice(&blob);
-    let crc = whittle_runtime::crc32(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
+    out.extend_from_slice(&[0; DIGEST_LEN + CRC_LEN]);
+    reseal(&mut out);
     Ok(out)
+}
+
+/// Rewrites the integrity trailer of an artifact (its SHA-256 digest, when the preamble has
+/// one, and its CRC-32) to match its contents, after a tool changed bytes in place.
+/// Does nothing to bytes too short to hold the trailer.
+pub fn reseal(artifact: &mut [u8]) {
+    let has_digest = Preamble::parse(artifact).is_ok_and(|p| p.flags & FLAG_SHA256 != 0);
+    let trailer = CRC_LEN + if has_digest { DIGEST_LEN } else { 0 };
+    let Some(sealed_end) = artifact.len().checked_sub(CRC_LEN) else {
+        return;
+    };
+    let Some(body_end) = artifact.len().checked_sub(trailer) else {
+        return;
+    };
+    if has_digest {
+        let digest = whittle_runtime::sha256(&artifact[..body_end]);
+        artifact[body_end..sealed_end].copy_from_slice(&digest);
+    }
+    let crc = whittle_runtime::crc32(&artifact[..sealed_end]);
+    artifact[sealed_end..].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, then a rename,

@@ -72,6 +72,9 @@ pub struct Summary {
     /// The runtime's cargo features this model's operators need (a firmware that runs only
     /// this model can build the runtime with just these, `default-features = false`).
     pub runtime_features: Vec<String>,
+    /// The SHA-256 digest the artifact carries (hex), checked on load with the runtime's
+    /// `sha256` feature.
+    pub sha256: Option<String>,
 }
 
 /// What the embedded validation vectors take.
@@ -244,6 +247,9 @@ impl Summary {
                 .filter_map(|i| io(model.output(i)))
                 .collect(),
             runtime_features: runtime_features(model.ops().map(|op| op.kind)),
+            sha256: model
+                .digest()
+                .map(|d| d.iter().map(|b| format!("{b:02x}")).collect()),
             validation: model.header().validation.map(|v| ValidationSummary {
                 vectors: v.vectors,
                 bytes: [v.inputs, v.outputs, v.layer_checksums]

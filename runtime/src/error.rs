@@ -29,6 +29,14 @@ pub enum LoadError {
         /// CRC computed over the bytes.
         computed: u32,
     },
+    /// The SHA-256 digest stored before the CRC-32 does not match the contents (checked with
+    /// the `sha256` feature).
+    DigestMismatch,
+    /// The preamble sets flag bits this runtime does not know.
+    UnsupportedFlags {
+        /// The flags found.
+        found: u32,
+    },
     /// Preamble lengths or offsets are inconsistent with each other.
     BadLayout,
     /// The weight blob is not aligned in memory as typed reads need.
@@ -153,6 +161,13 @@ impl fmt::Display for LoadError {
             LoadError::ChecksumMismatch { stored, computed } => write!(
                 f,
                 "artifact corrupted: CRC-32 stored {stored:#010x}, computed {computed:#010x}"
+            ),
+            LoadError::DigestMismatch => {
+                f.write_str("artifact corrupted: its SHA-256 digest does not match the contents")
+            }
+            LoadError::UnsupportedFlags { found } => write!(
+                f,
+                "artifact preamble flags {found:#x} are not supported by this runtime"
             ),
             LoadError::BadLayout => f.write_str("artifact preamble lengths are inconsistent"),
             LoadError::Misaligned { required } => write!(

@@ -47,6 +47,15 @@ mod verify;
 
 pub use arena::AlignedArena;
 pub use checksum::crc32;
+#[cfg(feature = "sha256")]
+pub use checksum::sha256;
+
+/// Version of this runtime crate (a bundle manifest records it).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Whether this build checks an artifact's SHA-256 digest on load (the `sha256` feature);
+/// the CRC-32 is always checked.
+pub const CHECKS_DIGEST: bool = cfg!(feature = "sha256");
 pub use dtype::{DType, Element};
 pub use error::{InvokeError, LoadError, OpFault};
 pub use interpreter::Interpreter;

@@ -1,7 +1,8 @@
 //! Loading an artifact: preamble, checksum, header, and a full verification of every operator.
 
 use crate::format::{
-    CRC_LEN, Header, OpDesc, PREAMBLE_LEN, Preamble, TensorDesc, WEIGHT_ALIGN, WeightLayout,
+    CRC_LEN, DIGEST_LEN, FLAG_SHA256, Header, OpDesc, PREAMBLE_LEN, Preamble, TensorDesc,
+    WEIGHT_ALIGN, WeightLayout,
 };
 use crate::{LoadError, crc32, verify};
 
@@ -10,19 +11,41 @@ use crate::{LoadError, crc32, verify};
 pub struct Model<'a> {
     header: Header<'a>,
     weights: &'a [u8],
+    digest: Option<&'a [u8; DIGEST_LEN]>,
     total_len: u32,
+}
+
+/// Whether a load compares the stored checksums with the contents.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Integrity {
+    Check,
+    Skip,
 }
 
 /// Alignment the weight blob needs in memory for typed (4-byte) reads.
 const WEIGHT_MEMORY_ALIGN: usize = 4;
 
 impl<'a> Model<'a> {
-    /// Checks the magic, version, lengths, CRC-32, header, every tensor and every operator.
+    /// Checks the magic, version, lengths, CRC-32, SHA-256 digest (with the `sha256`
+    /// feature), header, every tensor and every operator.
     ///
     /// `bytes` may be longer than the artifact (for example a padded flash region); the
     /// weight blob must start at a 4-byte aligned address, which holds whenever `bytes` starts
     /// 16-byte aligned.
     pub fn load(bytes: &'a [u8]) -> Result<Self, LoadError> {
+        Self::load_checked(bytes, Integrity::Check)
+    }
+
+    /// Like [`Model::load`] but without comparing the CRC-32 and the digest with the contents:
+    /// for diagnosis only, after `load` reported [`LoadError::ChecksumMismatch`] or
+    /// [`LoadError::DigestMismatch`]. Every structural check still runs, so running the model
+    /// stays memory-safe and panic-free; its weights may be damaged, which is what running
+    /// the validation vectors on it then locates (the first diverging layer).
+    pub fn load_for_diagnosis(bytes: &'a [u8]) -> Result<Self, LoadError> {
+        Self::load_checked(bytes, Integrity::Skip)
+    }
+
+    fn load_checked(bytes: &'a [u8], integrity: Integrity) -> Result<Self, LoadError> {
         let preamble = Preamble::parse(bytes)?;
         let total = preamble.total_len as usize;
         if bytes.len() < total {
@@ -31,14 +54,26 @@ impl<'a> Model<'a> {
                 got: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
             });
         }
-        if total < PREAMBLE_LEN + CRC_LEN {
+        let digest_len = if preamble.flags & FLAG_SHA256 != 0 {
+            DIGEST_LEN
+        } else {
+            0
+        };
+        if total < PREAMBLE_LEN + digest_len + CRC_LEN {
             return Err(LoadError::BadLayout);
         }
-        let (body, trailer) = bytes[..total].split_at(total - CRC_LEN);
-        let stored = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
-        let computed = crc32(body);
-        if stored != computed {
-            return Err(LoadError::ChecksumMismatch { stored, computed });
+        let (sealed, trailer) = bytes[..total].split_at(total - CRC_LEN);
+        let (body, digest) = sealed.split_at(sealed.len() - digest_len);
+        if integrity == Integrity::Check {
+            let stored = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+            let computed = crc32(sealed);
+            if stored != computed {
+                return Err(LoadError::ChecksumMismatch { stored, computed });
+            }
+            #[cfg(feature = "sha256")]
+            if !digest.is_empty() && crate::checksum::sha256(body)[..] != *digest {
+                return Err(LoadError::DigestMismatch);
+            }
         }
 
         let header_end = PREAMBLE_LEN
@@ -73,6 +108,7 @@ impl<'a> Model<'a> {
         Ok(Model {
             header,
             weights,
+            digest: <&[u8; DIGEST_LEN]>::try_from(digest).ok(),
             total_len: preamble.total_len,
         })
     }
@@ -110,6 +146,12 @@ impl<'a> Model<'a> {
     /// The weight blob, in place.
     pub fn weights(&self) -> &'a [u8] {
         self.weights
+    }
+
+    /// The SHA-256 digest the artifact carries (of every byte before it), if any. Checked on
+    /// load with the `sha256` feature.
+    pub fn digest(&self) -> Option<&'a [u8; DIGEST_LEN]> {
+        self.digest
     }
 
     /// Length of the artifact in bytes.

@@ -59,6 +59,9 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         bytes(s.macs as usize)
     );
     out!("  runtime features  {}", s.runtime_features.join(", "));
+    if let Some(digest) = &s.sha256 {
+        out!("  sha256       {digest}");
+    }
     if let Some(v) = &s.validation {
         out!(
             "  validation   {:>12} vector(s), {} bytes (inputs, expected outputs, layer checksums)",

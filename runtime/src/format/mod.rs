@@ -7,6 +7,7 @@
 //!            ops) are themselves postcard sequences read one element at a time, so the
 //!            runtime decodes them in place without allocating
 //! aligned 16 weight blob, read in place by the kernels (and any validation vectors)
+//! 32 bytes   SHA-256 of every byte before it, when the preamble's flags have [`FLAG_SHA256`]
 //! last 4     CRC-32 of every byte before it
 //! ```
 
@@ -37,7 +38,7 @@ pub use section::{Section, SectionIter};
 use serde::{Deserialize, Serialize};
 
 /// Version of the artifact format this crate reads and writes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// Alignment of the weight blob inside the artifact, and of every weight tensor in it.
 pub const WEIGHT_ALIGN: usize = 16;
 /// Alignment of the arena start and of every activation offset in it.
@@ -46,6 +47,12 @@ pub const ARENA_ALIGN: usize = 16;
 pub const MAX_RANK: usize = 6;
 /// Bytes taken by the CRC-32 trailer.
 pub const CRC_LEN: usize = 4;
+/// Bytes taken by the SHA-256 digest before the CRC-32 trailer.
+pub const DIGEST_LEN: usize = 32;
+/// Preamble flag: a SHA-256 digest of the preamble, header and weights precedes the CRC-32.
+pub const FLAG_SHA256: u32 = 1;
+/// Every preamble flag this runtime understands.
+pub const KNOWN_FLAGS: u32 = FLAG_SHA256;
 
 /// Where a buffer lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
 //! The fixed 32-byte little-endian preamble at the start of every artifact.
 
-use super::FORMAT_VERSION;
+use super::{FORMAT_VERSION, KNOWN_FLAGS};
 use crate::LoadError;
 
 /// The eight bytes every artifact starts with. The high-bit first byte and the CR/LF/^Z bytes
@@ -14,7 +14,7 @@ pub const PREAMBLE_LEN: usize = 32;
 pub struct Preamble {
     /// Format version ([`FORMAT_VERSION`] for artifacts this crate writes).
     pub format_version: u32,
-    /// Reserved flag bits (0 for now).
+    /// Flag bits: [`super::FLAG_SHA256`]; other bits are refused.
     pub flags: u32,
     /// Length of the postcard header that follows the preamble.
     pub header_len: u32,
@@ -27,7 +27,7 @@ pub struct Preamble {
 }
 
 impl Preamble {
-    /// Reads the preamble; checks the magic and the version, not the lengths.
+    /// Reads the preamble; checks the magic, the version and the flags, not the lengths.
     pub fn parse(bytes: &[u8]) -> Result<Self, LoadError> {
         let Some(head) = bytes.get(..PREAMBLE_LEN) else {
             return Err(LoadError::Truncated {
@@ -51,6 +51,11 @@ impl Preamble {
             return Err(LoadError::UnsupportedVersion {
                 found: preamble.format_version,
                 supported: FORMAT_VERSION,
+            });
+        }
+        if preamble.flags & !KNOWN_FLAGS != 0 {
+            return Err(LoadError::UnsupportedFlags {
+                found: preamble.flags,
             });
         }
         Ok(preamble)
