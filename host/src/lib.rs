@@ -14,6 +14,7 @@ pub mod data;
 pub mod distill;
 pub mod emit;
 pub mod error;
+pub mod image;
 pub mod import;
 pub mod inspect;
 pub mod ir;

@@ -4,6 +4,7 @@
 
 use object::elf::{SHF_ALLOC, SHF_WRITE};
 use object::{Object, ObjectSection, SectionFlags, SectionKind};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -83,8 +84,24 @@ pub(crate) fn build_linked(
     arena: usize,
     linking: Linking,
 ) -> PathBuf {
+    let firmware = workspace_root().join("target/firmware");
+    build_under(&firmware, board, case, artifact, inputs, arena, linking)
+}
+
+/// [`build_linked`] with the case and build directories under `firmware` instead of
+/// `target/firmware`: a test binary that must not share a build directory with
+/// `tests/firmware.rs` (run at the same time by another process) uses its own.
+pub(crate) fn build_under(
+    firmware: &Path,
+    board: &Board,
+    case: &str,
+    artifact: &[u8],
+    inputs: &[u8],
+    arena: usize,
+    linking: Linking,
+) -> PathBuf {
     let root = workspace_root();
-    let dir = root.join("target/firmware").join(case);
+    let dir = firmware.join(case);
     std::fs::create_dir_all(&dir).expect("create the case directory");
     let (model, data) = (dir.join("model.wtl"), dir.join("inputs.bin"));
     std::fs::write(&model, artifact).expect("write model.wtl");
@@ -106,7 +123,7 @@ pub(crate) fn build_linked(
             .args(["--features", "linked-model"]);
         build_dir.push_str("-linked");
     }
-    let target_dir = root.join("target/firmware").join(build_dir).join("build");
+    let target_dir = firmware.join(build_dir).join("build");
     let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     cargo
         .env("WHITTLE_MODEL", &model)
@@ -171,12 +188,25 @@ fn runner(board: &Board) -> Vec<String> {
 
 /// Runs `image` on `board`'s emulated machine, killing QEMU after [`QEMU_TIMEOUT`].
 pub(crate) fn emulate(board: &Board, image: &Path) -> (Option<i32>, String) {
-    let args = runner(board);
-    let log = image.with_extension("out");
-    let file = std::fs::File::create(&log).expect("create the output file");
+    let load = [OsStr::new("-kernel"), image.as_os_str()];
+    emulate_loading(board, &load, &image.with_extension("out"))
+}
+
+/// Runs `board`'s emulated machine with `load` in place of the runner's final `-kernel`
+/// (`-kernel IMAGE`, or `-device loader,file=fw.hex`), its output written to `log`, killing
+/// QEMU after [`QEMU_TIMEOUT`].
+pub(crate) fn emulate_loading(board: &Board, load: &[&OsStr], log: &Path) -> (Option<i32>, String) {
+    let mut args = runner(board);
+    assert_eq!(
+        args.pop().as_deref(),
+        Some("-kernel"),
+        "{}'s runner does not end with -kernel",
+        board.name
+    );
+    let file = std::fs::File::create(log).expect("create the output file");
     let mut child = Command::new(&args[0])
         .args(&args[1..])
-        .arg(image)
+        .args(load)
         .stdin(Stdio::null())
         .stdout(file.try_clone().expect("clone the file"))
         .stderr(file)
@@ -198,12 +228,12 @@ pub(crate) fn emulate(board: &Board, image: &Path) -> (Option<i32>, String) {
             panic!(
                 "{} hung: killed after {QEMU_TIMEOUT:?}; output so far:\n{}",
                 args[0],
-                std::fs::read_to_string(&log).unwrap_or_default()
+                std::fs::read_to_string(log).unwrap_or_default()
             );
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let output = std::fs::read_to_string(&log).expect("read QEMU's output");
+    let output = std::fs::read_to_string(log).expect("read QEMU's output");
     (status.code(), output)
 }
 
