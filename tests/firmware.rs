@@ -10,8 +10,12 @@
 mod qemu;
 
 use object::{Object, ObjectSymbol};
-use qemu::{Board, Linking, M3, M4F, RISCV, build_linked, emulate, image_size, run_firmware};
-use std::path::PathBuf;
+use qemu::{
+    Board, Linking, M3, M4F, Outcome, RISCV, build_linked, emulate, emulate_loading, image_size,
+    run_firmware,
+};
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 use whittle::quantize::{Method, QuantizeOptions};
 use whittle::run::Runner;
 use whittle::targets::Target;
@@ -133,8 +137,8 @@ fn recorded_classes() -> Vec<usize> {
         .collect()
 }
 
-/// Runs one board end to end and checks it against the host; returns the firmware's classes.
-fn check_board(board: &Board, case: &str, precision: Precision) -> Vec<usize> {
+/// Runs one board end to end and checks it against the host; returns what the firmware did.
+fn check_board(board: &Board, case: &str, precision: Precision) -> Outcome {
     let artifact = compile(board, precision);
     let x = samples();
     let expected = host_classes(&artifact, &x);
@@ -160,6 +164,7 @@ fn check_board(board: &Board, case: &str, precision: Precision) -> Vec<usize> {
         outcome.output
     );
     for line in [
+        "integrity: ok (CRC-32, SHA-256)",
         "whittle validate: 8 vector(s)",
         "checksums match",
         "PASS: 0 of 40 output elements differ, max error 0 LSB",
@@ -184,22 +189,118 @@ fn check_board(board: &Board, case: &str, precision: Precision) -> Vec<usize> {
         expected.len(),
         artifact.len()
     );
-    outcome.classes
+    assert_eq!(
+        verdict(&outcome.output),
+        "self-test: PASS vectors=8",
+        "{case}: the verdict is not the last line:\n{}",
+        outcome.output
+    );
+    outcome
+}
+
+/// The last line a firmware printed: its verdict for the factory station.
+fn verdict(output: &str) -> &str {
+    output.lines().last().unwrap_or_default()
+}
+
+/// The classes a firmware printed (`sample <i>: class <k>` lines), in order.
+fn printed_classes(output: &str) -> Vec<usize> {
+    output
+        .lines()
+        .filter_map(|l| l.strip_prefix("sample ")?.split_once(": class "))
+        .map(|(_, k)| k.trim().parse().expect("a class"))
+        .collect()
+}
+
+/// Runs an M4F `image` with QEMU tracing the writes to the board's FPGA IO block
+/// (`-trace mps2_fpgaio_write`, logged to `<image>.trace` by `-D`): the status, the output
+/// and every value written to the LED register (offset 0), in order. LED0 (bit 0) is the
+/// firmware's pass/fail line.
+fn emulate_with_led_trace(image: &Path) -> (Option<i32>, String, Vec<u32>) {
+    let trace = image.with_extension("trace");
+    let _ = std::fs::remove_file(&trace);
+    let load = [
+        OsStr::new("-trace"),
+        OsStr::new("mps2_fpgaio_write"),
+        OsStr::new("-D"),
+        trace.as_os_str(),
+        OsStr::new("-kernel"),
+        image.as_os_str(),
+    ];
+    let (status, output) = emulate_loading(&M4F, &load, &image.with_extension("led.out"));
+    let log = std::fs::read_to_string(&trace).unwrap_or_default();
+    // "mps2_fpgaio_write MPS2 FPGAIO write: offset 0x0 data 0x1 size 4"
+    let hex = |line: &str, key: &str| {
+        let rest = line.split(key).nth(1)?.split_whitespace().next()?;
+        u64::from_str_radix(rest.trim_start_matches("0x"), 16).ok()
+    };
+    let leds = log
+        .lines()
+        .filter(|l| l.contains("mps2_fpgaio_write"))
+        .filter_map(|l| Some((hex(l, "offset ")?, hex(l, "data ")?)))
+        .filter(|&(offset, _)| offset == 0)
+        .map(|(_, data)| data as u32)
+        .collect();
+    (status, output, leds)
+}
+
+/// The `nth` operator (from 0) that reads more than 8 bytes of weights: its index, the name
+/// of its output tensor (what the firmware names it by) and where in `artifact` its weights
+/// start.
+fn weighted_layer(artifact: &[u8], nth: usize) -> (usize, String, usize) {
+    let aligned = AlignedBytes::new(artifact);
+    let model = Model::load(&aligned).expect("load");
+    let (index, offset) = model
+        .ops()
+        .enumerate()
+        .filter_map(|(i, op)| {
+            let mut kind = op.kind;
+            let weights = kind
+                .buffers_mut()
+                .find(|b| b.space == whittle_runtime::format::Space::Weights && b.bytes > 8)
+                .map(|b| b.offset);
+            weights.map(|w| (i, w))
+        })
+        .nth(nth)
+        .expect("enough layers with weights");
+    let name = model
+        .ops()
+        .nth(index)
+        .and_then(|op| model.header().tensors.get(op.tensor))
+        .expect("the layer's tensor")
+        .name
+        .to_string();
+    let weights_at = whittle_runtime::format::Preamble::parse(artifact)
+        .expect("preamble")
+        .weights_offset as usize;
+    (index, name, weights_at + offset as usize)
 }
 
 #[test]
 fn m4f_float_matches_host_and_labels() {
-    let classes = check_board(&M4F, "m4f", Precision::Float);
+    let outcome = check_board(&M4F, "m4f", Precision::Float);
     assert_eq!(
-        classes,
+        outcome.classes,
         recorded_classes(),
         "float classes vs sample_labels.txt"
     );
 }
 
+/// Also the pass/fail line: LED0 of the board's FPGA IO block, last written high.
 #[test]
-fn m4f_int8_matches_host() {
-    check_board(&M4F, "m4f-int8", Precision::Int8);
+fn m4f_int8_matches_host_and_drives_the_pass_led() {
+    let outcome = check_board(&M4F, "m4f-int8", Precision::Int8);
+    let (status, output, leds) = emulate_with_led_trace(&outcome.image);
+    assert_eq!(status, Some(0), "{output}");
+    assert_eq!(verdict(&output), "self-test: PASS vectors=8", "{output}");
+    let last = leds
+        .last()
+        .expect("the firmware never wrote the LED register");
+    assert_eq!(
+        last & 1,
+        1,
+        "LED0 is not high after a pass: writes {leds:x?}"
+    );
 }
 
 #[test]
@@ -236,7 +337,76 @@ fn corrupted_model_fails_with_the_load_error() {
         "the load error is not printed:\n{}",
         outcome.output
     );
+    assert!(
+        outcome
+            .output
+            .contains("integrity: FAIL (artifact corrupted")
+            && verdict(&outcome.output).starts_with("self-test: FAIL integrity layer="),
+        "no integrity verdict:\n{}",
+        outcome.output
+    );
     assert!(outcome.classes.is_empty(), "{}", outcome.output);
+}
+
+/// One weight byte flipped on the way to flash, the artifact not resealed: the CRC-32 (and,
+/// with the CRC-32 patched up, the SHA-256 digest) catches it at load; the validation vectors
+/// run on the damaged artifact name the layer; no example runs; LED0 ends low.
+#[test]
+fn m4f_flipped_weight_fails_integrity_naming_the_layer() {
+    let artifact = compile(&M4F, Precision::Int8);
+    let x = samples();
+    let inputs = input_bytes(&artifact, &x);
+    let arena = Model::load(&AlignedBytes::new(&artifact))
+        .expect("load")
+        .arena_bytes();
+    let (index, name, at) = weighted_layer(&artifact, 1);
+    let mut flipped = artifact.clone();
+    flipped[at + 1] ^= 0x40;
+    // The same flip with the CRC-32 recomputed: only the digest can tell.
+    let mut crc_patched = flipped.clone();
+    let body = crc_patched.len() - 4;
+    let crc = whittle_runtime::crc32(&crc_patched[..body]);
+    crc_patched[body..].copy_from_slice(&crc.to_le_bytes());
+    for (case, damaged, check) in [
+        (
+            "m4f-flipped",
+            &flipped,
+            "integrity: FAIL (artifact corrupted: CRC-32 stored",
+        ),
+        (
+            "m4f-flipped-crc",
+            &crc_patched,
+            "integrity: FAIL (artifact corrupted: its SHA-256 digest does not match",
+        ),
+    ] {
+        let image = build_linked(&M4F, case, damaged, &inputs, arena, Linking::Included);
+        let (status, output, leds) = emulate_with_led_trace(&image);
+        assert_eq!(
+            status,
+            Some(1),
+            "{case}: must fail with status 1:\n{output}"
+        );
+        for line in [
+            check,
+            &format!("layers: first diverging layer #{index} '{name}'"),
+            "error: cannot load model: artifact corrupted",
+        ] {
+            assert!(output.contains(line), "{case}: no '{line}':\n{output}");
+        }
+        assert_eq!(
+            verdict(&output),
+            format!("self-test: FAIL integrity layer={index} '{name}'"),
+            "{case}: the verdict is not the last line:\n{output}"
+        );
+        assert!(
+            printed_classes(&output).is_empty(),
+            "{case}: examples ran after a failed integrity check:\n{output}"
+        );
+        let last = leds
+            .last()
+            .expect("the firmware never wrote the LED register");
+        assert_eq!(last & 1, 0, "{case}: LED0 is not low: writes {leds:x?}");
+    }
 }
 
 #[test]
@@ -244,44 +414,29 @@ fn damaged_weights_fail_validation_naming_the_first_diverging_layer() {
     let mut artifact = compile(&RISCV, Precision::Int8Io);
     let x = samples();
     let inputs = input_bytes(&artifact, &x);
-    let aligned = AlignedBytes::new(&artifact);
-    let model = Model::load(&aligned).expect("load");
-    let arena = model.arena_bytes();
+    let arena = Model::load(&AlignedBytes::new(&artifact))
+        .expect("load")
+        .arena_bytes();
     // The second operator that reads weights gets one weight byte changed; the container stays
-    // valid (CRC recomputed), as after a bit flip in flash that a checksum-less copy missed.
-    let (index, offset) = model
-        .ops()
-        .enumerate()
-        .filter_map(|(i, op)| {
-            let mut kind = op.kind;
-            let weights = kind
-                .buffers_mut()
-                .find(|b| b.space == whittle_runtime::format::Space::Weights && b.bytes > 8)
-                .map(|b| b.offset);
-            weights.map(|w| (i, w))
-        })
-        .nth(1)
-        .expect("two layers with weights");
-    let name = model
-        .ops()
-        .nth(index)
-        .and_then(|op| model.header().tensors.get(op.tensor))
-        .expect("the layer's tensor")
-        .name
-        .to_string();
-    let weights_at = whittle_runtime::format::Preamble::parse(&artifact)
-        .expect("preamble")
-        .weights_offset as usize;
-    artifact[weights_at + offset as usize + 1] ^= 0x40;
-    let body = artifact.len() - 4;
-    let crc = whittle_runtime::crc32(&artifact[..body]);
-    artifact[body..].copy_from_slice(&crc.to_le_bytes());
+    // valid (CRC-32 and digest recomputed), as after a bit flip in flash that a checksum-less
+    // copy missed.
+    let (index, name, at) = weighted_layer(&artifact, 1);
+    artifact[at + 1] ^= 0x40;
+    whittle::artifact::reseal(&mut artifact);
     let outcome = run_firmware(&RISCV, "riscv-damaged", &artifact, &inputs, arena);
     assert_eq!(outcome.status, Some(1), "{}", outcome.output);
     let expected = format!("layers: first diverging layer #{index} '{name}'");
     assert!(
         outcome.output.contains(&expected) && outcome.output.contains("FAIL"),
         "the report does not name layer #{index} '{name}':\n{}",
+        outcome.output
+    );
+    let prefix = format!("self-test: FAIL validation layer={index} '{name}' mismatches=");
+    let line = verdict(&outcome.output);
+    assert!(
+        line.strip_prefix(&prefix)
+            .is_some_and(|n| n.parse::<u32>().is_ok()),
+        "the verdict is not '{prefix}<n>':\n{}",
         outcome.output
     );
     assert!(
@@ -322,12 +477,7 @@ fn m4f_runs_the_model_linked_from_an_emitted_object() {
     let (status, output) = emulate(&M4F, &image);
     assert_eq!(status, Some(0), "{output}");
     assert!(output.contains("PASS: 0 of 40"), "{output}");
-    let classes: Vec<usize> = output
-        .lines()
-        .filter_map(|l| l.strip_prefix("sample ")?.split_once(": class "))
-        .map(|(_, k)| k.trim().parse().expect("a class"))
-        .collect();
-    assert_eq!(classes, expected, "{output}");
+    assert_eq!(printed_classes(&output), expected, "{output}");
 }
 
 /// The MLPerf Tiny int8 models on the boards (KWS on all three): each validates bit-exact

@@ -1,11 +1,13 @@
-//! The whole firmware run every board does: report, self-test, inferences, stack peak, exit.
+//! The whole firmware run every board does: integrity check, self-test, inferences, stack
+//! peak, then the station's verdict on the pass/fail pin and as the last line, and exit.
 
-use crate::{Console, Error, Stack};
+use crate::{Console, Divergence, Error, Stack, Verdict};
 use core::fmt::{self, Write};
-use whittle_runtime::{Interpreter, Model};
+use embedded_hal::digital::OutputPin;
+use whittle_runtime::{CHECKS_DIGEST, Interpreter, LoadError, Model, ValidationReport};
 
 /// What a board hands to [`boot`].
-pub struct Board<C: FnMut() -> u64> {
+pub struct Board<C: FnMut() -> u64, P: OutputPin> {
     /// The artifact, 4-byte aligned.
     pub model: &'static [u8],
     /// The example inputs: raw samples in the model's input type.
@@ -16,32 +18,123 @@ pub struct Board<C: FnMut() -> u64> {
     pub stack: Stack,
     /// A running instruction count (`None` when the board's counter could not start).
     pub counter: Option<C>,
+    /// The factory fixture's pass/fail line ([`NoPin`](crate::NoPin) when the board has none).
+    pub pin: P,
 }
 
-/// Prints `banner`, loads the model, runs its validation vectors and every example input,
-/// prints the stack high-water mark and exits: status 0, or 1 after printing the error.
-pub fn boot<C: FnMut() -> u64>(banner: fmt::Arguments<'_>, board: Board<C>) -> ! {
-    let mut out = Console::open();
-    let stack = board.stack;
-    let result = run_board(banner, board, &mut out);
-    if result.is_ok() {
-        let _ = writeln!(out, "stack high-water mark: {} bytes", stack.high_water());
+/// Why a run stopped: the error printed and the verdict it earns.
+struct Stop {
+    error: Error,
+    verdict: Verdict<'static>,
+}
+
+impl From<Error> for Stop {
+    fn from(error: Error) -> Self {
+        Stop {
+            error,
+            verdict: Verdict::of_error(&error, None),
+        }
     }
-    crate::finish(&mut out, result)
 }
 
-fn run_board<C: FnMut() -> u64>(
+impl From<fmt::Error> for Stop {
+    fn from(e: fmt::Error) -> Self {
+        Error::from(e).into()
+    }
+}
+
+/// Prints `banner`, loads the model and checks its integrity, runs its validation vectors and
+/// every example input, prints the stack high-water mark, drives `board.pin` (high only when
+/// all of it passed), prints the verdict line and exits: status 0, or 1 after the error.
+pub fn boot<C: FnMut() -> u64, P: OutputPin>(
     banner: fmt::Arguments<'_>,
-    board: Board<C>,
+    mut board: Board<C, P>,
+) -> ! {
+    let mut out = Console::open();
+    let outcome = run_board(banner, &mut board, &mut out);
+    // Written once, at the end: a fault or a hang leaves the line at its reset level (low).
+    let _ = match &outcome {
+        Ok(Some(report)) => whittle_runtime::signal(report, &mut board.pin),
+        Ok(None) => board.pin.set_high(),
+        Err(_) => board.pin.set_low(),
+    };
+    match outcome {
+        Ok(report) => {
+            let _ = writeln!(
+                out,
+                "stack high-water mark: {} bytes",
+                board.stack.high_water()
+            );
+            let vectors = report.map_or(0, |r| r.vectors);
+            crate::finish(&mut out, &Verdict::Pass { vectors }, None)
+        }
+        Err(stop) => crate::finish(&mut out, &stop.verdict, Some(stop.error)),
+    }
+}
+
+/// Everything up to the verdict; the self-test's report (`None`: the artifact has no vectors).
+fn run_board<C: FnMut() -> u64, P: OutputPin>(
+    banner: fmt::Arguments<'_>,
+    board: &mut Board<C, P>,
     out: &mut Console,
-) -> Result<(), Error> {
+) -> Result<Option<ValidationReport>, Stop> {
     writeln!(out, "{banner}")?;
-    let model = Model::load(board.model)?;
-    let arena = board.arena.ok_or(Error::ArenaTaken)?;
-    let mut counter = board.counter.ok_or(Error::Counter)?;
-    crate::self_test(&model, arena, out, &mut counter)?;
-    crate::run(&model, board.inputs, arena, out, &mut counter)?;
-    inference_memory(&model, arena, &board.stack, out)
+    let arena = board.arena.take().ok_or(Error::ArenaTaken)?;
+    let counter = board.counter.as_mut().ok_or(Error::Counter)?;
+    let model = load(board.model, arena, out, counter)?;
+    let report = crate::self_test(&model, arena, out, counter).map_err(|error| Stop {
+        error,
+        verdict: Verdict::of_error(&error, Some(&model)),
+    })?;
+    crate::run(&model, board.inputs, arena, out, counter)?;
+    inference_memory(&model, arena, &board.stack, out)?;
+    Ok(report)
+}
+
+/// Loads the artifact and prints what its integrity check covered. When the CRC-32 or the
+/// digest does not match, prints so and runs the validation vectors on the damaged artifact
+/// (loaded for diagnosis) to name the layer the damage reaches; the load error stops the run.
+fn load(
+    bytes: &'static [u8],
+    arena: &mut [u8],
+    out: &mut Console,
+    counter: &mut impl FnMut() -> u64,
+) -> Result<Model<'static>, Stop> {
+    let cause = match Model::load(bytes) {
+        Ok(model) => {
+            let checks = if CHECKS_DIGEST && model.digest().is_some() {
+                "CRC-32, SHA-256"
+            } else {
+                "CRC-32"
+            };
+            writeln!(out, "integrity: ok ({checks})")?;
+            return Ok(model);
+        }
+        Err(cause @ (LoadError::ChecksumMismatch { .. } | LoadError::DigestMismatch)) => cause,
+        Err(other) => return Err(Error::Load(other).into()),
+    };
+    writeln!(out, "integrity: FAIL ({cause})")?;
+    let layer = match Model::load_for_diagnosis(bytes) {
+        Ok(damaged) => {
+            writeln!(
+                out,
+                "diagnosis: the validation vectors on the damaged artifact"
+            )?;
+            match crate::self_test(&damaged, arena, out, counter) {
+                Ok(Some(_)) => Divergence::None,
+                Err(Error::Validation { layer, .. }) => Divergence::of(&damaged, layer),
+                Ok(None) | Err(_) => Divergence::Unknown,
+            }
+        }
+        Err(e) => {
+            writeln!(out, "diagnosis: the damaged artifact does not load: {e}")?;
+            Divergence::Unknown
+        }
+    };
+    Err(Stop {
+        error: Error::Load(cause),
+        verdict: Verdict::Integrity(layer),
+    })
 }
 
 /// Prints the memory one inference needs besides the arena: the runtime's state (the loaded

@@ -3,7 +3,7 @@
 
 use crate::Error;
 use core::fmt::Write;
-use whittle_runtime::{CountUnit, Counter, Model, ValidateError, validate};
+use whittle_runtime::{CountUnit, Counter, Model, ValidateError, ValidationReport, validate};
 
 /// A running instruction count as a `whittle_runtime::Counter`.
 struct Instructions<'c, F: FnMut() -> u64>(&'c mut F);
@@ -17,23 +17,24 @@ impl<F: FnMut() -> u64> Counter for Instructions<'_, F> {
     }
 }
 
-/// Runs the model's validation vectors on `arena` and prints the report; an artifact without
-/// vectors is said so and passes, a mismatch is [`Error::Validation`].
+/// Runs the model's validation vectors on `arena` and prints the report: the passing report,
+/// or `None` for an artifact without vectors (said so; it passes); a mismatch is
+/// [`Error::Validation`].
 pub fn self_test(
     model: &Model<'_>,
     arena: &mut [u8],
     out: &mut impl Write,
     counter: &mut impl FnMut() -> u64,
-) -> Result<(), Error> {
+) -> Result<Option<ValidationReport>, Error> {
     match validate(model, arena, out, &mut Instructions(counter)) {
-        Ok(report) if report.passed() => Ok(()),
+        Ok(report) if report.passed() => Ok(Some(report)),
         Ok(report) => Err(Error::Validation {
             mismatches: report.mismatches,
             layer: report.first_diverging_layer,
         }),
         Err(ValidateError::NoVectors) => {
             writeln!(out, "validation: the artifact holds no vectors")?;
-            Ok(())
+            Ok(None)
         }
         Err(ValidateError::BadVectors) => Err(Error::BadVectors),
         Err(ValidateError::Invoke(e)) => Err(e.into()),

@@ -2,7 +2,7 @@
 //! `-semihosting-config enable=on,target=native` prints to its own stdout and exits with the
 //! status the firmware gives).
 
-use crate::Error;
+use crate::{Error, Verdict};
 use core::fmt;
 use semihosting::io::Write as _;
 
@@ -30,13 +30,29 @@ pub fn exit(status: i32) -> ! {
     semihosting::process::exit(status)
 }
 
-/// Exits with status 0 on success; otherwise prints `error: ...` and exits with status 1.
-pub fn finish(out: &mut impl fmt::Write, result: Result<(), Error>) -> ! {
-    match result {
-        Ok(()) => exit(0),
-        Err(e) => {
-            let _ = writeln!(out, "error: {e}");
-            exit(1)
-        }
+/// Prints `error` (if any) as `error: ...`, then `verdict` as the last line, and exits: status
+/// 0 when the verdict is a pass, 1 otherwise.
+pub fn finish(out: &mut impl fmt::Write, verdict: &Verdict<'_>, error: Option<Error>) -> ! {
+    if let Some(e) = error {
+        let _ = writeln!(out, "error: {e}");
     }
+    let _ = writeln!(out, "{verdict}");
+    exit(if verdict.passed() { 0 } else { 1 })
+}
+
+/// A panic (the runtime never panics; this is the firmware's own bug): its message on
+/// stderr, the verdict `self-test: FAIL panic` on stdout, exit status 101.
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    semihosting::eprintln!("{info}");
+    fail("panic", 101)
+}
+
+/// Prints the verdict `self-test: FAIL <reason>` and exits with `status`: for fault and
+/// panic handlers, which cannot return to [`finish`].
+pub fn fail(reason: &'static str, status: i32) -> ! {
+    if let Ok(mut stdout) = semihosting::io::stdout() {
+        let _ = writeln!(stdout, "{}", Verdict::Fail(reason));
+    }
+    exit(status)
 }

@@ -50,6 +50,27 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// One word for the station's verdict line (`self-test: FAIL <reason>`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::Load(LoadError::ChecksumMismatch { .. } | LoadError::DigestMismatch) => {
+                "integrity"
+            }
+            Error::Load(_) => "load",
+            Error::Invoke(_) => "inference",
+            Error::Io { .. } => "io",
+            Error::Samples { .. } => "samples",
+            Error::Output(_) => "output",
+            Error::Arena { .. } | Error::ArenaTaken => "arena",
+            Error::Counter => "counter",
+            Error::Write => "write",
+            Error::BadVectors => "vectors",
+            Error::Validation { .. } => "validation",
+        }
+    }
+}
+
 impl From<LoadError> for Error {
     fn from(e: LoadError) -> Self {
         Error::Load(e)

@@ -64,7 +64,7 @@ pub fn instructions() -> u64 {
 #[exception]
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
     semihosting::eprintln!("error: hard fault at pc {:#010x}", frame.pc());
-    crate::exit(1)
+    crate::fail("fault", 1)
 }
 
 /// Any other exception or interrupt (none is enabled but SysTick): report it and exit with
@@ -72,5 +72,5 @@ unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
 #[exception]
 unsafe fn DefaultHandler(irqn: i16) {
     semihosting::eprintln!("error: unexpected exception or interrupt {irqn}");
-    crate::exit(1)
+    crate::fail("fault", 1)
 }

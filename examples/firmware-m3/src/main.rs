@@ -1,12 +1,14 @@
-//! Runs a whittle model on QEMU's `mps2-an385` board (Cortex-M3, no FPU): every example input
-//! through the model, each sample's class and the instructions per inference printed through
-//! semihosting, after the self-test of the vectors embedded in the model; exit status 0 on
-//! success and 1 on any error or validation failure.
+//! Runs a whittle model on QEMU's `mps2-an385` board (Cortex-M3, no FPU): checks the artifact's
+//! integrity (CRC-32 and SHA-256), runs the self-test of the vectors embedded in the model,
+//! then every example input, printing each sample's class and the instructions per inference
+//! through semihosting. LED0 of the FPGA IO block is the pass/fail line and the last line is
+//! the verdict (`self-test: PASS ...` or `self-test: FAIL ...`); exit status 0 on success and
+//! 1 on any error, integrity or validation failure.
 #![no_std]
 #![no_main]
 
 use cortex_m_rt::entry;
-use firmware_common::{Board, Stack, StaticArena, systick};
+use firmware_common::{Board, Stack, StaticArena, fpgaio, systick};
 
 include!(concat!(env!("OUT_DIR"), "/arena.rs"));
 
@@ -43,6 +45,7 @@ fn main() -> ! {
             arena: ARENA.take(),
             stack,
             counter: systick::start().map(|()| systick::instructions),
+            pin: fpgaio::Led0::new(),
         },
     )
 }

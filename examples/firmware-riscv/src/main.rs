@@ -1,11 +1,14 @@
-//! Runs a whittle model on QEMU's RISC-V `virt` board (RV32IMAC, machine mode): every example
-//! input through the model, each sample's class and the instructions per inference (the
-//! `minstret` CSR) printed through semihosting, exit status 0 on success and 1 on any error.
+//! Runs a whittle model on QEMU's RISC-V `virt` board (RV32IMAC, machine mode): checks the
+//! artifact's integrity (CRC-32 and SHA-256), runs the self-test of the vectors embedded in
+//! the model, then every example input, printing each sample's class and the instructions per
+//! inference (the `minstret` CSR) through semihosting; the last line is the verdict
+//! (`self-test: PASS ...` or `self-test: FAIL ...`); exit status 0 on success and 1 on any
+//! error, integrity or validation failure.
 #![no_std]
 #![no_main]
 
 use core::fmt::Write;
-use firmware_common::{Board, Console, Stack, StaticArena};
+use firmware_common::{Board, Console, NoPin, Stack, StaticArena};
 use riscv::register::{mcause, minstret, mtval};
 use riscv_rt::{TrapFrame, entry};
 
@@ -41,6 +44,7 @@ fn main() -> ! {
             arena: ARENA.take(),
             stack,
             counter: Some(minstret::read64),
+            pin: NoPin,
         },
     )
 }
@@ -58,5 +62,5 @@ extern "C" fn exception(_frame: &TrapFrame) -> ! {
         riscv::register::mepc::read(),
         mtval::read()
     );
-    firmware_common::exit(1)
+    firmware_common::fail("fault", 1)
 }
