@@ -8,6 +8,7 @@
 
 pub mod artifact;
 pub mod bench;
+pub mod bundle;
 pub mod compare;
 pub mod compile;
 pub mod data;

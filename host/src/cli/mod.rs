@@ -8,6 +8,7 @@ macro_rules! out {
 }
 
 mod bench;
+mod bundle;
 mod check;
 mod compare;
 mod compile;
@@ -36,6 +37,9 @@ struct Cli {
 enum Command {
     /// Host latency of an artifact per inference (median, p90) and per operator.
     Bench(bench::Args),
+    /// Pack an artifact, firmware images and the gate report into one signed, reproducible
+    /// bundle for a factory station.
+    Bundle(bundle::BundleArgs),
     /// List which nodes of an ONNX model compile, and why the others do not.
     Check(check::Args),
     /// Compare an artifact with its source model: agreement, KL divergence, per-layer SQNR.
@@ -51,6 +55,8 @@ enum Command {
     Eval(eval::Args),
     /// Show what an artifact holds: ops, tensors, sizes, memory plan.
     Inspect(inspect::Args),
+    /// Make an Ed25519 key pair for signing bundles.
+    Keygen(bundle::KeygenArgs),
     /// Run the compression pipeline of a pipeline file as a release gate: stages, metrics
     /// against the float baseline, gates, fallback, reports. Exit status 0: every gate passed;
     /// 1: a gate failed; 2: bad input or an error.
@@ -65,6 +71,13 @@ enum Command {
     Size(size::Args),
     /// List the built-in target profiles.
     Targets(targets::Args),
+    /// Write a verified bundle's files into a new directory, with .bin and .hex images of
+    /// each device firmware for flashers.
+    Unpack(bundle::UnpackArgs),
+    /// Check a bundle offline: signature, every file's hash, no missing or extra file,
+    /// versions, target. Exit status 0: verified; 10-16: the failure (see docs/bundles.md);
+    /// 2: unreadable input.
+    Verify(bundle::VerifyArgs),
 }
 
 /// Exit status of a command that ran but whose verdict is negative (e.g. unsupported nodes).
@@ -76,6 +89,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Bench(a) => bench::run(a),
+        Command::Bundle(a) => bundle::bundle(a),
         Command::Check(a) => check::run(a),
         Command::Compare(a) => compare::run(a),
         Command::Compile(a) => compile::run(a),
@@ -83,11 +97,14 @@ pub fn main() -> ExitCode {
         Command::Emit(a) => emit::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Keygen(a) => bundle::keygen(a),
         Command::Pipeline(a) => pipeline::run(a),
         Command::Prune(a) => prune::run(a),
         Command::Run(a) => run::run(a),
         Command::Size(a) => size::run(a),
         Command::Targets(a) => targets::run(a),
+        Command::Unpack(a) => bundle::unpack(a),
+        Command::Verify(a) => return bundle::verify(a),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
