@@ -217,6 +217,10 @@ pub struct OutputSection {
     pub artifact: PathBuf,
     /// Directory of the reports (default: `reports` next to the artifact).
     pub report_dir: Option<PathBuf>,
+    /// Embed the first N validation samples into the artifact (inputs, expected outputs and
+    /// per-layer checksums) for the device's boot self-test; 0 embeds none.
+    #[serde(default)]
+    pub embed_validation: usize,
 }
 
 /// A byte count written as a number or a string with a unit (`B`, `KiB`, `MiB`, `kB`, `MB`).

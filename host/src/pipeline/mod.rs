@@ -415,6 +415,11 @@ pub fn run(path: &Path) -> Result<Outcome, PipelineError> {
         }
         v
     };
+    let artifact = if passed && cfg.output.embed_validation > 0 {
+        with_vectors(&compiled, &target, &validation, &cfg)?
+    } else {
+        compiled.artifact
+    };
     let report = Report {
         schema: report::SCHEMA.into(),
         passed,
@@ -439,8 +444,40 @@ pub fn run(path: &Path) -> Result<Outcome, PipelineError> {
     };
     Ok(Outcome {
         report,
-        artifact: compiled.artifact,
+        artifact,
         artifact_path: cfg.output.artifact.clone(),
         report_dir: cfg.output.report_dir.clone(),
     })
+}
+
+/// The passed artifact with the first `output.embed_validation` validation samples embedded;
+/// it must still fit the flash gate and the target's flash.
+fn with_vectors(
+    compiled: &Compiled,
+    target: &crate::targets::Target,
+    validation: &Dataset,
+    cfg: &PipelineConfig,
+) -> Result<Vec<u8>, PipelineError> {
+    let count = cfg.output.embed_validation;
+    if count > validation.samples {
+        return Err(input(format!(
+            "output.embed_validation = {count}, but the validation data has {} samples",
+            validation.samples
+        )));
+    }
+    let artifact =
+        crate::validate::embed(compiled, &target.name, &validation.inputs, count).map_err(input)?;
+    let limits = [
+        cfg.gates.max_flash.map(|s| (s.0, "gates.max_flash")),
+        target.flash_bytes.map(|b| (b, "the target's flash")),
+    ];
+    for (limit, what) in limits.into_iter().flatten() {
+        if artifact.len() as u64 > limit {
+            return Err(input(format!(
+                "with {count} validation vector(s) the artifact takes {} bytes, over {what} ({limit} bytes); embed fewer",
+                artifact.len()
+            )));
+        }
+    }
+    Ok(artifact)
 }
