@@ -42,6 +42,16 @@ fn arm_executable(payload: &[u8]) -> Vec<u8> {
     elf
 }
 
+/// The header of a 64-bit AArch64 Linux program (position-independent, `ET_DYN`): what a
+/// gateway binary starts with.
+fn aarch64_program() -> Vec<u8> {
+    let mut elf = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0".to_vec();
+    elf.extend_from_slice(&3u16.to_le_bytes()); // ET_DYN
+    elf.extend_from_slice(&183u16.to_le_bytes()); // EM_AARCH64
+    elf.extend_from_slice(&[0; 44]);
+    elf
+}
+
 struct Release {
     dir: tempfile::TempDir,
 }
@@ -393,4 +403,56 @@ fn unpack_writes_the_files_and_flashable_images_or_nothing() {
         .filter(|e| e.file_name().to_string_lossy().starts_with(".whittle"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_gateway_program_rides_along_but_cannot_stand_in_for_the_device_firmware() {
+    let r = Release::new();
+    std::fs::write(r.path("gw-aarch64"), aarch64_program()).unwrap();
+    let out = r.bundle("gw.wbundle", &["--firmware", &s(&r.path("gw-aarch64"))]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = r.verify(&r.path("gw.wbundle"), &["--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["verified"], true);
+    assert_eq!(
+        json["files"],
+        serde_json::json!(["model.wtl", "firmware/fw.elf", "firmware/gw-aarch64"])
+    );
+    let (entries, _) = container::read(&std::fs::read(r.path("gw.wbundle")).unwrap()).unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&entries[0].bytes).unwrap();
+    assert_eq!(manifest["files"][2]["arch"], "aarch64");
+
+    let station = r.path("gw-station");
+    let out = whittle(&["unpack", &s(&r.path("gw.wbundle")), "-o", &s(&station)]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read(station.join("firmware/gw-aarch64")).unwrap(),
+        aarch64_program()
+    );
+    assert!(station.join("firmware/fw.bin").exists());
+    assert!(!station.join("firmware/gw-aarch64.bin").exists());
+
+    // Only a gateway program, for a Cortex-M4F model: refused, naming what was found.
+    let out = Command::new(env!("CARGO_BIN_EXE_whittle"))
+        .args([
+            "bundle",
+            "--artifact",
+            &s(&r.path("model.wtl")),
+            "--firmware",
+            &s(&r.path("gw-aarch64")),
+            "--sign",
+            &s(&r.path("keys/whittle.key")),
+            "-o",
+            &s(&r.path("x.wbundle")),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("no firmware is built for target 'cortex-m4f'")
+            && text(&out).contains("gw-aarch64 (aarch64)"),
+        "{}",
+        text(&out)
+    );
 }
