@@ -102,8 +102,16 @@ fn example_pipeline_passes_and_writes_its_reports() {
     assert_eq!(json["schema"], "whittle.pipeline.report/1");
     assert_eq!(json["passed"], true);
     let last = &json["stages"].as_array().unwrap().last().unwrap()["metrics"];
-    assert_eq!(
-        last["flash_bytes"].as_u64().unwrap() as usize,
+    // The gates measure the model; the artifact written also carries the 8 validation vectors
+    // of `output.embed_validation` for the device's self-test.
+    let summary = whittle::inspect::Summary::of(&artifact).expect("the artifact loads");
+    assert_eq!(summary.validation.as_ref().map(|v| v.vectors), Some(8));
+    let vectors = summary.validation.as_ref().unwrap().bytes as usize;
+    let gated = last["flash_bytes"].as_u64().unwrap() as usize;
+    assert!(
+        (gated + vectors..=gated + vectors + 64).contains(&artifact.len()),
+        "gated {} B, written {} B with {vectors} B of vectors",
+        last["flash_bytes"],
         artifact.len()
     );
     let c = &last["classification"];
@@ -309,4 +317,39 @@ artifact = "out.wtl"
     let last = r.last();
     assert!(last.metrics.agreement >= 0.95, "{}", last.metrics.agreement);
     assert_eq!(last.float_layers, vec![first_layer]);
+}
+
+#[test]
+fn the_prune_example_removes_40_percent_of_the_macs_and_keeps_accuracy() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = example_pipeline("pipeline-prune.toml", dir.path());
+    let out = whittle(&["pipeline", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("reports/report.json")).unwrap())
+            .unwrap();
+    let stages = json["stages"].as_array().unwrap();
+    let names: Vec<&str> = stages.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["prune", "distill", "quantize"]);
+    let metric = |stage: &serde_json::Value, key: &str| stage["metrics"][key].as_f64().unwrap();
+    let base_macs = metric(&json["baseline"], "macs");
+    let drop = |stage: &serde_json::Value| {
+        stage["metrics"]["classification"]["top1_drop"]
+            .as_f64()
+            .unwrap()
+    };
+    // Pruning alone costs accuracy; distillation wins it back to within 1 point; int8 adds
+    // at most half a point more.
+    assert!(drop(&stages[0]) > 0.05, "{}", stages[0]);
+    assert!(drop(&stages[1]) <= 0.01 + 1e-9, "{}", stages[1]);
+    assert!(
+        drop(&stages[2]) <= drop(&stages[1]) + 0.005,
+        "{}",
+        stages[2]
+    );
+    for stage in stages {
+        assert!(metric(stage, "macs") <= 0.6 * base_macs, "{stage}");
+    }
+    let summary = std::fs::read_to_string(dir.path().join("reports/summary.md")).unwrap();
+    assert!(summary.contains("| distill |"), "{summary}");
 }

@@ -16,6 +16,10 @@ pub struct PipelineConfig {
     /// The target profile whose budgets apply.
     #[serde(default)]
     pub target: TargetSection,
+    /// The pruning stage (before quantization).
+    pub prune: Option<PruneSection>,
+    /// The distillation stage (after pruning, before quantization).
+    pub distill: Option<DistillSection>,
     /// The quantization stage.
     pub quantize: Option<QuantizeSection>,
     /// The gates every stage must pass.
@@ -207,6 +211,77 @@ impl Default for FallbackSection {
             max_float_layers: default_max_float_layers(),
         }
     }
+}
+
+/// `[prune]`: remove whole channels from the float model (see `whittle prune`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PruneSection {
+    /// Importance criterion: `l1`, `l2` or `bn-scale`.
+    #[serde(default = "default_criterion")]
+    pub criterion: String,
+    /// Share of every group's channels to remove, in [0, 1).
+    pub ratio: Option<f64>,
+    /// Share of the original MACs to keep, in (0, 1]; the ratio is searched.
+    pub target_macs: Option<f64>,
+    /// Rank channels across groups instead of within each group.
+    #[serde(default)]
+    pub global: bool,
+    /// Every pruned group keeps a multiple of this many channels.
+    #[serde(default = "default_round_to")]
+    pub round_to: usize,
+}
+
+fn default_criterion() -> String {
+    "l1".into()
+}
+
+fn default_round_to() -> usize {
+    1
+}
+
+/// `[distill]`: fine-tune the pruned model on the original's soft targets (see
+/// `whittle distill`), on the calibration data with its labels.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistillSection {
+    /// Passes over the data.
+    #[serde(default = "default_epochs")]
+    pub epochs: usize,
+    /// Softmax temperature of the KL term.
+    #[serde(default = "default_temperature")]
+    pub temperature: f64,
+    /// Weight of the KL term; the rest goes to cross-entropy on the labels.
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
+    /// Peak learning rate (default: the optimizer's).
+    pub lr: Option<f64>,
+    /// Samples per step.
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+    /// `adam` or `sgd`.
+    #[serde(default = "default_optimizer")]
+    pub optimizer: String,
+}
+
+fn default_epochs() -> usize {
+    10
+}
+
+fn default_temperature() -> f64 {
+    4.0
+}
+
+fn default_alpha() -> f64 {
+    0.7
+}
+
+fn default_batch() -> usize {
+    64
+}
+
+fn default_optimizer() -> String {
+    "adam".into()
 }
 
 /// `[output]`.

@@ -113,6 +113,8 @@ pub struct Metrics {
     pub label_errors: Option<ErrorStats>,
     /// Edge cases, when given.
     pub edge_cases: Option<EdgeCases>,
+    /// Multiply-accumulates per inference.
+    pub macs: u64,
     /// Artifact bytes (flash).
     pub flash_bytes: u64,
     /// Arena bytes (RAM for activations).
@@ -306,6 +308,9 @@ pub fn measure(
         output_errors: metrics::errors(&ctx.baseline.values, &outputs.values),
         label_errors,
         edge_cases,
+        macs: crate::inspect::Summary::of(artifact)
+            .map(|summary| summary.macs)
+            .unwrap_or(0),
         flash_bytes: artifact.len() as u64,
         ram_bytes: model.arena_bytes() as u64,
         latency_ms_median: metrics::percentile(&outputs.latency_ms, 50.0),

@@ -176,6 +176,16 @@ pub fn html(r: &Report) -> String {
         .map(|st| (st.name.clone(), st.metrics.ram_bytes as f64, false))
         .collect();
     s.push_str(&bar_chart("Arena (RAM) per stage", &ram, " B", 0));
+    let macs: Vec<(String, f64, bool)> = stages
+        .iter()
+        .map(|st| (st.name.clone(), st.metrics.macs as f64, false))
+        .collect();
+    s.push_str(&bar_chart(
+        "Multiply-accumulates per inference, per stage",
+        &macs,
+        "",
+        0,
+    ));
     // Gates of the result.
     let last = r.last();
     let _ = write!(

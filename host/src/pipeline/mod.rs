@@ -3,6 +3,7 @@
 //! baseline and checked against the gates; when quantization misses a gate, the most sensitive
 //! layers are kept in float32 until the gates pass or the budget of float layers runs out.
 
+pub mod compress;
 pub mod config;
 pub mod evaluate;
 pub mod fallback;
@@ -255,6 +256,40 @@ pub fn run(path: &Path) -> Result<Outcome, PipelineError> {
         ..base_ctx
     };
 
+    // Pruning and distillation, each step measured and gated as a float stage; quantization
+    // then starts from the last step's model.
+    let compressed = compress::compress(&cfg, &model, &float_opts.import, &calibration)?;
+    let mut float_stages = Vec::new();
+    let mut student_float = None;
+    for step in compressed.iter().flat_map(|c| &c.steps) {
+        let compiled = compile(&step.model, model_dir, &float_opts)?;
+        let out = run_on(&compiled.artifact, &validation)?;
+        let edge_out = match &edge {
+            Some(e) => Some(run_on(&compiled.artifact, e)?),
+            None => None,
+        };
+        let metrics = evaluate::measure(
+            &ctx,
+            &compiled.artifact,
+            &out,
+            base_edge.as_ref().zip(edge_out.as_ref()),
+        )
+        .map_err(input)?;
+        let gates = gates::evaluate(&cfg.gates, &metrics, flash_budget, ram_budget);
+        float_stages.push(StageReport {
+            name: step.name.clone(),
+            float_layers: Vec::new(),
+            passed: gates.iter().all(|g| g.passed),
+            metrics,
+            gates,
+        });
+        student_float = Some(compiled);
+    }
+    let (model, float, reference_path) = match (&compressed, student_float) {
+        (Some(c), Some(f)) => (c.model().clone(), f, c.file.path().to_path_buf()),
+        _ => (model, float, cfg.model.path.clone()),
+    };
+
     // A quantized variant keeping `keep` in float32, measured and gated.
     let method = Method::parse(&quant.calibration).map_err(input)?;
     let mut cached: Option<Arc<Calibration>> = None;
@@ -313,7 +348,7 @@ pub fn run(path: &Path) -> Result<Outcome, PipelineError> {
             .filter(|(name, _, _)| !quant.keep_float.contains(name))
             .collect();
         let compared = crate::compare::compare(
-            &cfg.model.path,
+            &reference_path,
             &compiled.artifact,
             &validation.inputs,
             &float_opts,
@@ -435,7 +470,7 @@ pub fn run(path: &Path) -> Result<Outcome, PipelineError> {
             finished: now(),
         },
         baseline,
-        stages,
+        stages: float_stages.into_iter().chain(stages).collect(),
         fallback: fallback_report,
         failed_gates,
         blame,

@@ -117,9 +117,12 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(s, "## Stages\n");
     let _ = writeln!(
         s,
-        "| stage | float layers | top-1 | drop (pts) | agreement | KL mean | KL p95 | flash B | RAM B | latency ms (p50/p90) | gates |"
+        "| stage | float layers | top-1 | drop (pts) | agreement | KL mean | KL p95 | MACs | flash B | RAM B | latency ms (p50/p90) | gates |"
     );
-    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    let _ = writeln!(
+        s,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    );
     for st in std::iter::once(&r.baseline).chain(&r.stages) {
         let m = &st.metrics;
         let (top1, drop) = m
@@ -145,12 +148,13 @@ pub fn markdown(r: &Report) -> String {
         };
         let _ = writeln!(
             s,
-            "| {} | {} | {top1} | {drop} | {} | {:.5} | {:.5} | {} | {} | {:.3}/{:.3} | {gates} |",
+            "| {} | {} | {top1} | {drop} | {} | {:.5} | {:.5} | {} | {} | {} | {:.3}/{:.3} | {gates} |",
             st.name,
             st.float_layers.len(),
             pct(m.agreement),
             m.kl_mean,
             m.kl_p95,
+            m.macs,
             m.flash_bytes,
             m.ram_bytes,
             m.latency_ms_median,
