@@ -203,6 +203,26 @@ fn the_same_inputs_give_byte_identical_bundles_that_verify() {
     assert_eq!(manifest["target"]["triple"], "thumbv7em-none-eabihf");
     assert_eq!(manifest["model"]["validation"]["vectors"], 2);
     assert_eq!(manifest["files"][1]["arch"], "arm");
+    assert_eq!(manifest["files"][1]["embeds_model"], true);
+}
+
+#[test]
+fn a_firmware_that_carries_another_model_is_refused_unless_the_model_is_flashed_apart() {
+    let r = Release::new();
+    std::fs::write(r.path("fw.elf"), arm_executable(b"another model entirely")).unwrap();
+    let out = r.bundle("x.wbundle", &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("does not contain") && text(&out).contains("model.wtl"),
+        "{}",
+        text(&out)
+    );
+    assert!(!r.path("x.wbundle").exists());
+    let out = r.bundle("x.wbundle", &["--model-flashed-separately"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (entries, _) = container::read(&std::fs::read(r.path("x.wbundle")).unwrap()).unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&entries[0].bytes).unwrap();
+    assert_eq!(manifest["files"][1]["embeds_model"], false);
 }
 
 #[test]

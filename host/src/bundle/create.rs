@@ -34,6 +34,9 @@ pub struct BundleInputs {
     /// Seconds since 1970 for the creation time and the archive's timestamps
     /// (`SOURCE_DATE_EPOCH`); `None` leaves the time out (timestamps 0).
     pub source_date_epoch: Option<u64>,
+    /// The device firmware does not carry the model (it is flashed to its own region); by
+    /// default every firmware for the target must contain the artifact's exact bytes.
+    pub model_flashed_separately: bool,
 }
 
 /// Checks the inputs and writes the signed bundle's bytes. The same inputs and key give the
@@ -70,17 +73,30 @@ pub fn create(inputs: &BundleInputs, key: &SigningKey) -> Result<Vec<u8>, Bundle
             path: fw.path.clone(),
             reason,
         })?;
-        device_firmware |= arch.matches_triple(&target.triple);
+        let for_target = arch.matches_triple(&target.triple);
+        device_firmware |= for_target;
+        let embeds_model = for_target && contains(&fw.bytes, &inputs.artifact.bytes);
+        if for_target && !embeds_model && !inputs.model_flashed_separately {
+            return Err(BundleError::Firmware {
+                path: fw.path.clone(),
+                reason: format!(
+                    "does not contain {} byte for byte: the device would run another model than the bundle's. Build the firmware with this artifact, or say the model is flashed separately (--model-flashed-separately)",
+                    inputs.artifact.path
+                ),
+            });
+        }
         let path = format!("{FIRMWARE_DIR}/{}", bundle_name(&fw.path)?);
         if files.iter().any(|f| f.path == path) {
             return Err(BundleError::Duplicate(path));
         }
-        files.push(file_entry(
+        let mut entry = file_entry(
             &path,
             Role::Firmware,
             &fw.bytes,
             Some(arch.name().to_string()),
-        ));
+        );
+        entry.embeds_model = for_target.then_some(embeds_model);
+        files.push(entry);
         entries.push(Entry {
             path,
             bytes: fw.bytes.clone(),
@@ -171,7 +187,20 @@ fn file_entry(path: &str, role: Role, bytes: &[u8], arch: Option<String>) -> Fil
         size: bytes.len() as u64,
         sha256: sha256_hex(bytes),
         arch,
+        embeds_model: None,
     }
+}
+
+/// Whether `needle` occurs in `haystack`.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, _)) = needle.split_first() else {
+        return true;
+    };
+    haystack
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == first)
+        .any(|(i, _)| haystack.get(i..i + needle.len()) == Some(needle))
 }
 
 /// The file name of `path`, checked to be a plain, portable name.

@@ -120,6 +120,10 @@ pub struct FileEntry {
     /// For firmware: the ELF's architecture (`arm`, `riscv32`, `aarch64`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arch: Option<String>,
+    /// For firmware of the bundle's target: whether it carries the artifact's exact bytes
+    /// (`false` when the model is flashed to its own region).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embeds_model: Option<bool>,
 }
 
 /// Where the model came from, from the pipeline report's audit trail.

@@ -44,6 +44,10 @@ pub struct BundleArgs {
     /// The bundle to write.
     #[arg(short, long)]
     output: PathBuf,
+    /// The device firmware does not carry the model (it is flashed to a region of its own);
+    /// without this, every firmware for the target must contain the artifact byte for byte.
+    #[arg(long)]
+    model_flashed_separately: bool,
 }
 
 /// `whittle verify` arguments.
@@ -155,8 +159,18 @@ pub fn bundle(args: BundleArgs) -> anyhow::Result<bool> {
             .transpose()
             .map_err(|e| anyhow!("--target: {e}"))?,
         source_date_epoch,
+        model_flashed_separately: args.model_flashed_separately,
     };
     let bytes = bundle::create(&inputs, &key)?;
+    let vectors = whittle::inspect::Summary::of(&inputs.artifact.bytes)
+        .ok()
+        .and_then(|s| s.validation);
+    if vectors.is_none() {
+        eprintln!(
+            "warning: {} holds no validation vectors: the device's self-test can check only its integrity (compile with --embed-validation N, or output.embed_validation in the pipeline)",
+            args.artifact.display()
+        );
+    }
     write_atomically(&args.output, &bytes)
         .with_context(|| format!("writing {}", args.output.display()))?;
     out!(
