@@ -6,9 +6,10 @@ use anyhow::{Context, bail};
 use prost::Message;
 use std::path::PathBuf;
 use whittle::prune::sensitivity::{DEFAULT_RATIOS, EvalData, Evaluator, sensitivity};
-use whittle::prune::{Amount, Analysis, Criterion, PruneOptions, Scope};
+use whittle::prune::{Amount, Analysis, Criterion, PruneOptions, Scope, taylor};
 
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("amount").args(["ratio", "target_macs", "target_flash"])))]
 pub struct Args {
     #[command(flatten)]
     model: ModelArgs,
@@ -16,12 +17,17 @@ pub struct Args {
     #[arg(short, long)]
     output: Option<PathBuf>,
     /// Share of every group's channels to remove (0..1).
-    #[arg(long, value_name = "R", conflicts_with = "target_macs")]
+    #[arg(long, value_name = "R")]
     ratio: Option<f64>,
     /// Share of the original MACs to keep (0..1]; the ratio is searched for.
     #[arg(long, value_name = "F")]
     target_macs: Option<f64>,
-    /// How channels are rated: l1, l2 or bn-scale (BatchNorm gamma, before folding).
+    /// Flash budget for the float32 parameters (4 bytes per weight, bias and BatchNorm value of
+    /// the ONNX model), e.g. 16KiB or 12000; the ratio is searched for.
+    #[arg(long, value_name = "SIZE", value_parser = whittle::pipeline::config::parse_size)]
+    target_flash: Option<u64>,
+    /// How channels are rated: l1, l2, bn-scale (BatchNorm gamma, before folding) or taylor
+    /// (first-order Taylor importance, gradient x activation, measured on --data).
     #[arg(long, value_name = "NAME", default_value = "l1", value_parser = Criterion::parse)]
     criterion: Criterion,
     /// Rank channels over all groups at once instead of removing the same share per group.
@@ -32,7 +38,7 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 1)]
     round_to: usize,
     /// Data (.npz) to measure on: top-1 against labels, or agreement with the unpruned model
-    /// when it has none.
+    /// when it has none; with --criterion taylor also the samples the gradients are taken on.
     #[arg(long, value_name = "FILE")]
     data: Option<PathBuf>,
     /// Array holding the inputs (default: `x` or the one named after the model input).
@@ -41,15 +47,16 @@ pub struct Args {
     /// Array holding the labels.
     #[arg(long, value_name = "KEY", default_value = "y")]
     y_key: String,
-    /// Use at most N samples of --data.
+    /// Use at most N samples of --data (taylor: the first 256 when not given).
     #[arg(long, value_name = "N")]
     samples: Option<usize>,
     /// Prune each group alone at several ratios, measure on --data and write the drops as JSON.
     #[arg(long, value_name = "FILE", requires = "data")]
     sensitivity: Option<PathBuf>,
-    /// With --target-macs: give each group its own ratio, the combination of measured points
-    /// with the least summed drop that meets the target (instead of one ratio for all).
-    #[arg(long, requires_all = ["sensitivity", "target_macs"])]
+    /// With --target-macs or --target-flash: give each group its own ratio, the combination of
+    /// measured points with the least summed drop that meets the target (instead of one ratio
+    /// for all).
+    #[arg(long, requires = "sensitivity")]
     by_sensitivity: bool,
     /// Ratios for --sensitivity, comma-separated.
     #[arg(long, value_name = "R,R,...", value_delimiter = ',')]
@@ -90,18 +97,34 @@ fn percent(part: u64, whole: u64) -> f64 {
 }
 
 pub fn run(args: Args) -> anyhow::Result<bool> {
-    let amount = match (args.ratio, args.target_macs) {
-        (Some(r), _) => Some(Amount::Ratio(r).check()?),
-        (None, Some(t)) => Some(Amount::TargetMacs(t).check()?),
-        (None, None) => None,
+    let amount = match (args.ratio, args.target_macs, args.target_flash) {
+        (Some(r), _, _) => Some(Amount::Ratio(r).check()?),
+        (None, Some(t), _) => Some(Amount::TargetMacs(t).check()?),
+        (None, None, Some(b)) => Some(Amount::TargetFlash(b).check()?),
+        (None, None, None) => None,
     };
     match (&amount, &args.output) {
         (Some(_), None) => bail!("give the pruned model's file: -o pruned.onnx"),
-        (None, Some(_)) => bail!("say how much to prune: --ratio R or --target-macs F"),
+        (None, Some(_)) => {
+            bail!("say how much to prune: --ratio R, --target-macs F or --target-flash SIZE")
+        }
         (None, None) if args.sensitivity.is_none() => {
-            bail!("nothing to do: give -o with --ratio or --target-macs, or --sensitivity")
+            bail!(
+                "nothing to do: give -o with --ratio, --target-macs or --target-flash, or --sensitivity"
+            )
         }
         _ => {}
+    }
+    if args.by_sensitivity
+        && !matches!(amount, Some(Amount::TargetMacs(_) | Amount::TargetFlash(_)))
+    {
+        bail!("--by-sensitivity needs --target-macs F or --target-flash SIZE");
+    }
+    if args.criterion == Criterion::Taylor && args.data.is_none() {
+        bail!(
+            "--criterion taylor measures gradients on samples: give --data FILE.npz (the first {} are used unless --samples says otherwise)",
+            taylor::DEFAULT_SAMPLES
+        );
     }
     if args.samples == Some(0) {
         bail!("--samples must be at least 1");
@@ -137,7 +160,11 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         bytes(whittle::prune::parameter_count(&model))
     );
 
-    let scores = analysis.scores(args.criterion);
+    let scores = analysis.scores_on(
+        args.criterion,
+        data.as_ref(),
+        args.samples.unwrap_or(taylor::DEFAULT_SAMPLES),
+    )?;
     let mut report = None;
     if let (Some(report_path), Some(evaluator)) = (&args.sensitivity, &evaluator) {
         let bar = whittle::progress::bar(
@@ -180,10 +207,10 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     let (Some(amount), Some(output)) = (amount, &args.output) else {
         return Ok(true);
     };
-    let (pruned, ratios) = match (&report, args.by_sensitivity, amount) {
-        (Some(report), true, Amount::TargetMacs(target)) => {
+    let (pruned, ratios) = match (&report, args.by_sensitivity) {
+        (Some(report), true) => {
             let (ratios, selection) =
-                analysis.select_by_sensitivity(&scores, report, target, args.round_to)?;
+                analysis.select_by_sensitivity(&scores, report, amount, args.round_to)?;
             (analysis.pruned(selection, None)?, Some(ratios))
         }
         _ => {
@@ -197,7 +224,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
                 },
                 round_to: args.round_to,
             };
-            (analysis.prune(&options)?, None)
+            (analysis.prune_with(&scores, &options)?, None)
         }
     };
     for (k, (name, before, after)) in pruned.groups.iter().enumerate() {
@@ -219,6 +246,14 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         bytes(whittle::prune::parameter_count(&model)),
         bytes(whittle::prune::parameter_count(&pruned.model))
     );
+    if let Amount::TargetFlash(budget) = amount {
+        out!(
+            "float32 parameters {} -> {} bytes (budget {})",
+            bytes(analysis.baseline_parameter_bytes() as usize),
+            bytes(analysis.parameter_bytes(&pruned.selection) as usize),
+            bytes(budget as usize)
+        );
+    }
     if let Some(evaluator) = &evaluator {
         let before = evaluator.measure(&model, "the baseline")?;
         let after = evaluator.measure(&pruned.model, "the chosen ratio")?;

@@ -211,10 +211,22 @@ impl Student {
 
     /// Logits `[N, classes]` for a batch `x` `[N, ...]` (before a final Softmax, if any).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor, DistillError> {
+        self.forward_gated(x, &HashMap::new())
+    }
+
+    /// Like [`Student::forward`], but the first input of every node named in `gates` (IR
+    /// node names, as `import` gives them) is multiplied by its gate first (broadcasting).
+    /// Gates that are variables of ones give, through autograd, `sum(a * dL/da)` over the
+    /// positions each gate element covers (the pruner's first-order Taylor importance).
+    pub(crate) fn forward_gated(
+        &self,
+        x: &Tensor,
+        gates: &HashMap<String, Tensor>,
+    ) -> Result<Tensor, DistillError> {
         let mut env: HashMap<ValueId, Tensor> = HashMap::new();
         env.insert(self.input, x.to_dtype(self.dtype)?);
         for node in &self.nodes {
-            let inputs: Vec<Option<Tensor>> = node
+            let mut inputs: Vec<Option<Tensor>> = node
                 .inputs
                 .iter()
                 .map(|s| {
@@ -226,6 +238,9 @@ impl Student {
                 })
                 .map(|t| t.flatten())
                 .collect();
+            if let (Some(gate), Some(Some(first))) = (gates.get(&node.name), inputs.first_mut()) {
+                *first = first.broadcast_mul(gate)?;
+            }
             let y = run(&node.step, &inputs).map_err(|error| DistillError::Node {
                 node: node.name.clone(),
                 op: node.op.clone(),

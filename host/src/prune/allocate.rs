@@ -1,24 +1,23 @@
 //! Per-group ratios from a sensitivity report: among all combinations of the measured points,
-//! the one with the least predicted drop whose MACs meet the target. Drops measured one group
-//! at a time are assumed to add up, and so are MAC savings while searching (a small knapsack
-//! over the groups); the MACs of the chosen combination are then computed exactly, and the
-//! search asks for more savings until they meet the target.
+//! the one with the least predicted drop whose MACs (or float32 parameter bytes) meet the
+//! target. Drops measured one group at a time are assumed to add up, and so are savings while
+//! searching (a small knapsack over the groups); the cost of the chosen combination is then
+//! computed exactly, and the search asks for more savings until it meets the target.
 
 use super::sensitivity::{Point, SensitivityReport};
 use super::{Amount, Analysis, PruneError, Scores, Selection};
 
-/// The selection meeting `target` (share of the original MACs) with the least predicted drop,
-/// and the ratio chosen for each group (0 for untouched groups).
+/// The selection meeting `amount` (a MAC target or a flash budget) with the least predicted
+/// drop, and the ratio chosen for each group (0 for untouched groups).
 pub fn allocate(
     analysis: &Analysis,
     scores: &Scores,
     report: &SensitivityReport,
-    target: f64,
+    amount: Amount,
     round_to: usize,
 ) -> Result<(Selection, Vec<f64>), PruneError> {
-    Amount::TargetMacs(target).check()?;
     let groups = analysis.groups();
-    let curves: Vec<_> = groups
+    let mut curves: Vec<_> = groups
         .iter()
         .map(|g| {
             report
@@ -29,8 +28,39 @@ pub fn allocate(
                 .unwrap_or_default()
         })
         .collect();
-    let goal = (target * analysis.baseline_macs() as f64).floor() as u64;
-    let mut need = 1.0 - target;
+    // The cost to meet, the unpruned cost, and the share of it to save.
+    let (goal, baseline, mut need) = match amount.check()? {
+        Amount::TargetMacs(t) => (
+            (t * analysis.baseline_macs() as f64).floor() as u64,
+            analysis.baseline_macs(),
+            1.0 - t,
+        ),
+        Amount::TargetFlash(budget) => {
+            // The knapsack reads each point's cost share: here, of the parameter bytes.
+            let base = analysis.baseline_parameter_bytes().max(1) as f64;
+            for (k, curve) in curves.iter_mut().enumerate() {
+                for p in curve.iter_mut() {
+                    let part = analysis.select_group(scores, k, p.ratio, round_to);
+                    p.macs_share = analysis.parameter_bytes(&part) as f64 / base;
+                }
+            }
+            (
+                budget,
+                analysis.baseline_parameter_bytes(),
+                1.0 - budget as f64 / base,
+            )
+        }
+        Amount::Ratio(_) => {
+            return Err(PruneError::Options(
+                "per-group ratios from a sensitivity report need a MAC target or a flash budget"
+                    .into(),
+            ));
+        }
+    };
+    let cost = |s: &Selection| match amount {
+        Amount::TargetFlash(_) => analysis.parameter_bytes(s),
+        _ => analysis.macs(s),
+    };
     while need <= 1.0 {
         let Some(chosen) = cheapest(&curves, need) else {
             break;
@@ -44,7 +74,7 @@ pub fn allocate(
                 selection.removed.extend(part.removed);
             }
         }
-        if analysis.macs(&selection) <= goal {
+        if cost(&selection) <= goal {
             return Ok((selection, ratios));
         }
         // Savings of coupled groups overlap (a Conv between two pruned groups): ask for more.
@@ -58,9 +88,16 @@ pub fn allocate(
             selection.removed.extend(part.removed);
         }
     }
-    Err(PruneError::Unreachable {
-        target: 100.0 * target,
-        reached: 100.0 * analysis.macs(&selection) as f64 / analysis.baseline_macs().max(1) as f64,
+    Err(match amount {
+        Amount::TargetFlash(budget) => PruneError::FlashUnreachable {
+            budget,
+            reached: cost(&selection),
+        },
+        Amount::TargetMacs(t) => PruneError::Unreachable {
+            target: 100.0 * t,
+            reached: 100.0 * cost(&selection) as f64 / baseline.max(1) as f64,
+        },
+        Amount::Ratio(_) => unreachable!("refused above"),
     })
 }
 

@@ -35,6 +35,20 @@ pub enum PruneError {
         /// Smallest share reachable, in percent.
         reached: f64,
     },
+    /// The flash budget cannot be met even with every group pruned as far as allowed.
+    #[error(
+        "cannot fit the float32 parameters in {budget} bytes: pruning every group as far as allowed leaves {reached} bytes ({} over)",
+        reached - budget
+    )]
+    FlashUnreachable {
+        /// The budget, in bytes.
+        budget: u64,
+        /// The smallest reachable size, in bytes.
+        reached: u64,
+    },
+    /// Building or running the model in candle for Taylor importance failed.
+    #[error("taylor importance: {0}")]
+    Taylor(Box<crate::distill::DistillError>),
     /// The pruned model does not import cleanly: a dependency the analysis missed.
     #[error("the pruned model is inconsistent: {0}")]
     Inconsistent(CompileError),

@@ -1,5 +1,7 @@
 //! How much each channel matters: L1 or L2 norm of the filters producing it, or the scale of
 //! the BatchNorm that normalizes it (read before folding, where it still means something).
+//! The data-driven Taylor criterion is computed in [`super::taylor`]; every criterion is
+//! normalized per group here.
 
 use super::groups::{Dependencies, Role};
 use crate::ir::Graph;
@@ -15,18 +17,21 @@ pub enum Criterion {
     L2,
     /// Absolute BatchNorm scale (gamma); groups without a BatchNorm fall back to L2.
     BnScale,
+    /// First-order Taylor importance measured on data (gradient x activation, see
+    /// [`super::taylor`]); needs samples.
+    Taylor,
 }
 
 impl Criterion {
-    /// Parses `l1`, `l2` or `bn-scale`.
+    /// Parses `l1`, `l2`, `bn-scale` or `taylor`.
     pub fn parse(s: &str) -> Result<Self, String> {
         match s {
             "l1" => Ok(Criterion::L1),
             "l2" => Ok(Criterion::L2),
             "bn-scale" => Ok(Criterion::BnScale),
-            "taylor" => Err("criterion 'taylor' (gradient x activation) is not available yet; use l1, l2 or bn-scale".into()),
+            "taylor" => Ok(Criterion::Taylor),
             other => Err(format!(
-                "unknown criterion '{other}'; use l1, l2 or bn-scale"
+                "unknown criterion '{other}'; use l1, l2, bn-scale or taylor"
             )),
         }
     }
@@ -37,6 +42,7 @@ impl Criterion {
             Criterion::L1 => "l1",
             Criterion::L2 => "l2",
             Criterion::BnScale => "bn-scale",
+            Criterion::Taylor => "taylor",
         }
     }
 }
@@ -82,9 +88,13 @@ fn from_slots(
     scores
 }
 
-/// Importance of every class, normalized to a mean of 1 within its group so that a global
-/// ranking compares layers of different weight scales fairly.
-pub fn scores(g: &Graph, deps: &Dependencies, criterion: Criterion) -> HashMap<usize, f64> {
+/// Raw importance of every class by a weight criterion (`None` for [`Criterion::Taylor`],
+/// which needs data).
+pub fn weight_scores(
+    g: &Graph,
+    deps: &Dependencies,
+    criterion: Criterion,
+) -> Option<HashMap<usize, f64>> {
     let l1 = || from_slots(g, deps, Role::Producer, |v| f64::from(v.abs()), |s| s);
     let l2 = || {
         from_slots(
@@ -114,7 +124,14 @@ pub fn scores(g: &Graph, deps: &Dependencies, criterion: Criterion) -> HashMap<u
             }
             merged
         }
+        Criterion::Taylor => return None,
     };
+    Some(raw)
+}
+
+/// `raw` normalized to a mean of 1 within each group, so that a global ranking compares
+/// layers of different weight scales fairly.
+pub fn normalize(deps: &Dependencies, raw: &HashMap<usize, f64>) -> HashMap<usize, f64> {
     let mut normalized = HashMap::new();
     for group in &deps.groups {
         let values: Vec<f64> = group

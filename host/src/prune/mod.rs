@@ -4,8 +4,9 @@
 //! kernel, and the result is written back as a float ONNX model.
 //!
 //! [`Analysis::new`] imports the model and finds the dependency groups; [`Analysis::scores`]
-//! rates channels by a [`Criterion`]; [`Analysis::select`] picks channels for a ratio or a MAC
-//! target; [`Analysis::apply`] writes the pruned model. [`sensitivity`] measures each group's
+//! rates channels by a weight [`Criterion`] and [`Analysis::taylor_scores`] by first-order
+//! Taylor importance on data ([`taylor`]); [`Analysis::select`] picks channels for a ratio, a
+//! MAC target or a flash budget; [`Analysis::apply`] writes the pruned model. [`sensitivity`] measures each group's
 //! pruning alone on data, and [`Analysis::select_by_sensitivity`] spends a MAC budget where it
 //! costs the least. [`Analysis::mask_reference`] is an independent check: the unpruned model
 //! with the removed channels zeroed, which the pruned model must match.
@@ -17,14 +18,17 @@ mod groups;
 mod importance;
 mod macs;
 mod mask;
+mod params;
 mod rules;
 mod select;
 pub mod sensitivity;
+pub mod taylor;
 mod write;
 
 pub use error::PruneError;
 pub use groups::Group;
 pub use importance::Criterion;
+pub use params::parameter_count;
 pub use select::{Scope, Selection};
 
 use crate::error::CompileError;
@@ -42,6 +46,9 @@ pub enum Amount {
     Ratio(f64),
     /// Share of the original MACs to keep (0..1).
     TargetMacs(f64),
+    /// Bytes the float32 parameters may take (4 per element of every float constant, as
+    /// [`parameter_count`] counts them).
+    TargetFlash(u64),
 }
 
 impl Amount {
@@ -56,6 +63,10 @@ impl Amount {
             Amount::TargetMacs(t) => Err(PruneError::Options(format!(
                 "the MAC target must be in (0, 1], not {t}"
             ))),
+            Amount::TargetFlash(0) => Err(PruneError::Options(
+                "the flash budget must be more than 0 bytes".into(),
+            )),
+            Amount::TargetFlash(_) => Ok(self),
         }
     }
 }
@@ -82,6 +93,8 @@ pub struct Scores(HashMap<usize, f64>);
 pub struct Analysis {
     model: pb::ModelProto,
     dir: Option<PathBuf>,
+    import_options: ImportOptions,
+    parameters: u64,
     graph: Graph,
     deps: Dependencies,
     baseline_macs: u64,
@@ -132,6 +145,8 @@ impl Analysis {
         Ok(Analysis {
             model: model.clone(),
             dir: dir.map(Path::to_path_buf),
+            import_options: import_options.clone(),
+            parameters: parameter_count(model) as u64,
             graph,
             deps,
             baseline_macs,
@@ -143,9 +158,69 @@ impl Analysis {
         &self.deps.groups
     }
 
-    /// The channel importance by `criterion`.
-    pub fn scores(&self, criterion: Criterion) -> Scores {
-        Scores(importance::scores(&self.graph, &self.deps, criterion))
+    /// The channel importance by a weight criterion; [`Criterion::Taylor`] needs data and is
+    /// an error here (see [`Analysis::taylor_scores`]).
+    pub fn scores(&self, criterion: Criterion) -> Result<Scores, PruneError> {
+        importance::weight_scores(&self.graph, &self.deps, criterion)
+            .map(|raw| Scores(importance::normalize(&self.deps, &raw)))
+            .ok_or_else(|| {
+                PruneError::Options(
+                    "criterion taylor measures importance on data: give --data FILE.npz".into(),
+                )
+            })
+    }
+
+    /// First-order Taylor importance measured on the first `limit` samples of `data` (see
+    /// [`taylor`]).
+    pub fn taylor_scores(
+        &self,
+        data: &sensitivity::EvalData,
+        limit: usize,
+    ) -> Result<Scores, PruneError> {
+        let raw = taylor::scores(
+            &self.model,
+            self.dir.as_deref(),
+            &self.import_options,
+            &self.graph,
+            &self.deps,
+            data,
+            limit,
+        )?;
+        Ok(Scores(importance::normalize(&self.deps, &raw)))
+    }
+
+    /// The channel importance by any criterion: Taylor on `data` (at most `limit` samples),
+    /// which it then needs, the others from the weights.
+    pub fn scores_on(
+        &self,
+        criterion: Criterion,
+        data: Option<&sensitivity::EvalData>,
+        limit: usize,
+    ) -> Result<Scores, PruneError> {
+        match (criterion, data) {
+            (Criterion::Taylor, Some(data)) => self.taylor_scores(data, limit),
+            _ => self.scores(criterion),
+        }
+    }
+
+    /// Importance of each channel class of group `group`, in channel order.
+    pub fn group_scores(&self, scores: &Scores, group: usize) -> Vec<f64> {
+        self.deps.groups[group]
+            .classes
+            .iter()
+            .map(|c| scores.0.get(c).copied().unwrap_or(0.0))
+            .collect()
+    }
+
+    /// Bytes of the float32 parameters of the unpruned model (4 per element of every float
+    /// initializer and Constant node, as [`parameter_count`] counts them).
+    pub fn baseline_parameter_bytes(&self) -> u64 {
+        4 * self.parameters
+    }
+
+    /// Bytes of the float32 parameters with `selection` removed.
+    pub fn parameter_bytes(&self, selection: &Selection) -> u64 {
+        4 * (self.parameters - params::removed(&self.graph, &self.deps, &selection.removed))
     }
 
     /// MACs of the unpruned model.
@@ -188,7 +263,7 @@ impl Analysis {
             Amount::Ratio(r) => Ok((r, at(r))),
             Amount::TargetMacs(t) => {
                 let target = (t * self.baseline_macs as f64).floor() as u64;
-                select::for_macs(target, |ratio| {
+                select::for_budget(target, |ratio| {
                     let s = at(ratio);
                     let m = self.macs(&s);
                     (s, m)
@@ -198,6 +273,12 @@ impl Analysis {
                     reached: 100.0 * reached as f64 / self.baseline_macs.max(1) as f64,
                 })
             }
+            Amount::TargetFlash(budget) => select::for_budget(budget, |ratio| {
+                let s = at(ratio);
+                let b = self.parameter_bytes(&s);
+                (s, b)
+            })
+            .map_err(|reached| PruneError::FlashUnreachable { budget, reached }),
         }
     }
 
@@ -252,25 +333,33 @@ impl Analysis {
         mask::mask_reference(&self.model, &self.graph, &self.deps, &selection.removed)
     }
 
-    /// Per-group ratios that meet `target` (share of the original MACs) with the least drop
-    /// predicted by a sensitivity report, and the selection they give.
+    /// Per-group ratios that meet `amount` (a MAC target or a flash budget) with the least
+    /// drop predicted by a sensitivity report, and the selection they give.
     pub fn select_by_sensitivity(
         &self,
         scores: &Scores,
         report: &sensitivity::SensitivityReport,
-        target: f64,
+        amount: Amount,
         round_to: usize,
     ) -> Result<(Vec<f64>, Selection), PruneError> {
         let (selection, ratios) =
-            allocate::allocate(self, scores, report, target, round_to.max(1))?;
+            allocate::allocate(self, scores, report, amount, round_to.max(1))?;
         Ok((ratios, selection))
     }
 
-    /// Selects and applies in one step.
+    /// Selects and applies in one step (a weight criterion; see [`Analysis::prune_with`]).
     pub fn prune(&self, options: &PruneOptions) -> Result<Pruned, PruneError> {
-        let scores = self.scores(options.criterion);
+        self.prune_with(&self.scores(options.criterion)?, options)
+    }
+
+    /// Selects by `scores` (whatever `options.criterion` says) and applies in one step.
+    pub fn prune_with(
+        &self,
+        scores: &Scores,
+        options: &PruneOptions,
+    ) -> Result<Pruned, PruneError> {
         let (ratio, selection) =
-            self.select(&scores, options.amount, options.scope, options.round_to)?;
+            self.select(scores, options.amount, options.scope, options.round_to)?;
         self.pruned(selection, Some(ratio))
     }
 
@@ -294,24 +383,4 @@ impl Analysis {
             groups,
         })
     }
-}
-
-/// Number of weights in a model: the elements of its float initializers and Constant nodes.
-pub fn parameter_count(model: &pb::ModelProto) -> usize {
-    let Some(g) = model.graph.as_ref() else {
-        return 0;
-    };
-    let float = |t: &pb::TensorProto| {
-        matches!(t.data_type, 1 | 10 | 11 | 16)
-            .then(|| t.dims.iter().product::<i64>().max(0) as usize)
-    };
-    let initializers: usize = g.initializer.iter().filter_map(float).sum();
-    let constants: usize = g
-        .node
-        .iter()
-        .filter(|n| n.op_type == "Constant")
-        .flat_map(|n| n.attribute.iter().filter_map(|a| a.t.as_ref()))
-        .filter_map(float)
-        .sum();
-    initializers + constants
 }

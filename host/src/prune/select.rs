@@ -1,5 +1,6 @@
 //! Choosing the channels to remove: a ratio per group or one global ranking, channel counts
-//! rounded to a multiple the kernels like, or the ratio that meets a MAC target.
+//! rounded to a multiple the kernels like, or the ratio that meets a MAC target or a flash
+//! budget.
 
 use super::groups::{Dependencies, Group};
 use std::collections::{BTreeSet, HashMap};
@@ -123,22 +124,22 @@ pub fn one_group(
     Selection { removed }
 }
 
-/// The smallest ratio whose selection leaves at most `target` MACs, by bisection (the MAC
-/// count only falls as the ratio grows). `None` when even the largest ratio does not reach it,
-/// with the MACs it reaches.
-pub fn for_macs(
+/// The smallest ratio whose selection costs at most `target` (MACs or parameter bytes), by
+/// bisection (the cost only falls as the ratio grows). An error when even the largest ratio
+/// does not reach it, with the cost it reaches.
+pub fn for_budget(
     target: u64,
-    mut macs_at: impl FnMut(f64) -> (Selection, u64),
+    mut cost_at: impl FnMut(f64) -> (Selection, u64),
 ) -> Result<(f64, Selection), u64> {
-    let (mut best, reached) = macs_at(1.0);
+    let (mut best, reached) = cost_at(1.0);
     if reached > target {
         return Err(reached);
     }
     let (mut lo, mut hi) = (0.0, 1.0);
     for _ in 0..30 {
         let mid = 0.5 * (lo + hi);
-        let (selection, macs) = macs_at(mid);
-        if macs <= target {
+        let (selection, cost) = cost_at(mid);
+        if cost <= target {
             hi = mid;
             best = selection;
         } else {

@@ -5,6 +5,8 @@ mod check;
 #[path = "../common/mod.rs"]
 mod common;
 mod fixtures;
+mod flash;
+mod taylor;
 
 use check::*;
 use common::{text, whittle};
@@ -110,7 +112,7 @@ fn residual_and_concat_are_pruned_consistently() {
             ("matmul_18".to_string(), 5, 0),
         ]
     );
-    let scores = analysis.scores(Criterion::L1);
+    let scores = analysis.scores(Criterion::L1).unwrap();
     let (_, selection) = analysis
         .select(&scores, Amount::Ratio(0.5), Scope::PerGroup, 2)
         .unwrap();
@@ -208,7 +210,7 @@ fn channels_that_reach_an_output_or_a_transpose_are_kept() {
     std::fs::write(&path, g.to_bytes()).unwrap();
     let (_, analysis) = analyse(&path);
     assert!(analysis.groups().iter().all(|g| g.prunable() == 0));
-    let scores = analysis.scores(Criterion::L1);
+    let scores = analysis.scores(Criterion::L1).unwrap();
     let (_, selection) = analysis
         .select(&scores, Amount::Ratio(0.5), Scope::PerGroup, 1)
         .unwrap();
@@ -292,11 +294,15 @@ fn cli_rejects_bad_amounts_and_writes_nothing() {
             vec!["--target-macs", "0.001"],
             "cannot reach 0.1% of the MACs",
         ),
+        (vec![], "--ratio R, --target-macs F or --target-flash SIZE"),
         (
-            vec!["--ratio", "0.3", "--criterion", "taylor"],
-            "not available yet",
+            vec!["--ratio", "0.3", "--target-flash", "10KiB"],
+            "cannot be used with",
         ),
-        (vec![], "--ratio R or --target-macs F"),
+        (
+            vec!["--target-flash", "12 parsecs"],
+            "unknown unit 'parsecs'",
+        ),
     ] {
         let mut args = vec![
             "prune",
@@ -321,7 +327,7 @@ fn criteria_remove_the_least_important_channels() {
         (Criterion::L2, vec![2.0, 1.0]),
         (Criterion::BnScale, vec![4.0, 3.0]),
     ] {
-        let scores = analysis.scores(criterion);
+        let scores = analysis.scores(criterion).unwrap();
         let (_, selection) = analysis
             .select(&scores, Amount::Ratio(0.5), Scope::PerGroup, 1)
             .unwrap();
@@ -352,7 +358,7 @@ fn sensitivity_of_the_fixture_and_ratios_chosen_from_it() {
     let options = whittle::CompileOptions::default();
     let evaluator = Evaluator::new(&model, None, &data, &options).unwrap();
     assert_eq!(evaluator.metric(), "agreement");
-    let scores = analysis.scores(Criterion::L1);
+    let scores = analysis.scores(Criterion::L1).unwrap();
     let mut steps = 0;
     let report = sensitivity(
         &analysis,
@@ -394,7 +400,7 @@ fn sensitivity_of_the_fixture_and_ratios_chosen_from_it() {
         }
     }
     let (ratios, selection) = analysis
-        .select_by_sensitivity(&scores, &report, 0.6, 1)
+        .select_by_sensitivity(&scores, &report, Amount::TargetMacs(0.6), 1)
         .unwrap();
     assert_eq!(ratios.len(), 5);
     assert_eq!(ratios[4], 0.0);
@@ -425,7 +431,7 @@ fn external_weights_are_copied_into_the_pruned_model() {
     }
     std::fs::write(dir.path().join("weights.bin"), blob).unwrap();
     let analysis = Analysis::new(&model, Some(dir.path()), &ImportOptions::default()).unwrap();
-    let scores = analysis.scores(Criterion::L1);
+    let scores = analysis.scores(Criterion::L1).unwrap();
     // Nothing removed (every tensor as it was) and half removed (every tensor sliced).
     for ratio in [0.0, 0.5] {
         let (_, selection) = analysis
@@ -486,7 +492,7 @@ fn a_squeeze_excitation_gate_is_pruned_with_the_channels_it_scales() {
             ("conv_8".to_string(), 2, 0),
         ]
     );
-    let scores = analysis.scores(Criterion::L2);
+    let scores = analysis.scores(Criterion::L2).unwrap();
     let (_, selection) = analysis
         .select(&scores, Amount::Ratio(0.5), Scope::PerGroup, 1)
         .unwrap();
