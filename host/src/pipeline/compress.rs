@@ -8,7 +8,11 @@ use super::{PipelineError, input};
 use crate::distill::{Data, DistillOptions, Optimizer, Student, distill};
 use crate::import::ImportOptions;
 use crate::onnx::pb;
+use crate::prune::sensitivity::EvalData;
 use crate::prune::{Amount, Analysis, Criterion, PruneOptions, Scope};
+
+/// Samples the Taylor criterion measures on (as `whittle prune`'s default).
+const TAYLOR_SAMPLES: usize = 256;
 use prost::Message;
 use std::path::Path;
 
@@ -54,8 +58,15 @@ pub fn compress(
     let macs_before = analysis.baseline_macs();
     let mut macs_after = macs_before;
     if let Some(p) = &cfg.prune {
+        let options = prune_options(p)?;
+        // Taylor importance is measured on the calibration data (its first 256 samples).
+        let data = EvalData {
+            inputs: train.inputs.clone(),
+            labels: train.labels.as_ref().map(|t| t.to_i64()),
+        };
         let pruned = analysis
-            .prune(&prune_options(p)?)
+            .scores_on(options.criterion, Some(&data), TAYLOR_SAMPLES)
+            .and_then(|scores| analysis.prune_with(&scores, &options))
             .map_err(|e| input(format!("prune: {e}")))?;
         macs_after = pruned.macs_after;
         steps.push(Step {

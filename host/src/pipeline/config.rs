@@ -217,7 +217,8 @@ impl Default for FallbackSection {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PruneSection {
-    /// Importance criterion: `l1`, `l2` or `bn-scale`.
+    /// Importance criterion: `l1`, `l2`, `bn-scale` or `taylor` (measured on the calibration
+    /// data).
     #[serde(default = "default_criterion")]
     pub criterion: String,
     /// Share of every group's channels to remove, in [0, 1).
