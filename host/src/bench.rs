@@ -49,7 +49,9 @@ pub struct BenchReport {
 fn kernel(kind: &whittle_runtime::format::OpKind) -> &'static str {
     use whittle_runtime::format::OpKind;
     match kind {
-        OpKind::Conv2dI8(_) | OpKind::DenseI8(_) => whittle_runtime::kernels::Variant::BEST.name(),
+        OpKind::Conv2dI8(_) | OpKind::DenseI8(_) => {
+            whittle_runtime::kernels::Variant::selected().name()
+        }
         _ => "reference",
     }
 }

@@ -280,6 +280,128 @@ impl DenseCase {
     }
 }
 
+/// Channel counts around the SIMD widths (4, 8, 16, 32 lanes): every tail length shows.
+const TAIL_CHANNELS: [u32; 6] = [1, 7, 15, 17, 31, 33];
+
+/// How extreme data is drawn.
+#[derive(Debug, Clone, Copy)]
+enum Extreme {
+    /// Inputs -128, input zero point 127, weights -128: every product is +32640, the largest.
+    MaxProducts,
+    /// Inputs -128, input zero point 127, weights 127: every product is -32385.
+    MinProducts,
+    /// Inputs and weights each -128 or 127 at random, input zero point -128.
+    Mixed,
+    /// As `MaxProducts`, with an `i32::MAX` bias: the accumulator wraps.
+    Wraps,
+}
+
+impl Extreme {
+    const ALL: [Extreme; 4] = [
+        Extreme::MaxProducts,
+        Extreme::MinProducts,
+        Extreme::Mixed,
+        Extreme::Wraps,
+    ];
+
+    /// Inputs, weights and the input zero point.
+    fn data(self, rng: &mut Rng, inputs: usize, weights: usize) -> (Vec<i8>, Vec<i8>, i32) {
+        let mut either = |n: usize| -> Vec<i8> {
+            (0..n)
+                .map(|_| {
+                    if rng.next().is_multiple_of(2) {
+                        -128
+                    } else {
+                        127
+                    }
+                })
+                .collect()
+        };
+        match self {
+            Extreme::MaxProducts | Extreme::Wraps => (vec![-128; inputs], vec![-128; weights], 127),
+            Extreme::MinProducts => (vec![-128; inputs], vec![127; weights], 127),
+            Extreme::Mixed => (either(inputs), either(weights), -128),
+        }
+    }
+
+    /// Requantization that maps the largest possible sum of `terms` products (plus the bias)
+    /// onto int8, so that an accumulator off by one product changes the output.
+    fn quant(self, input_zp: i32, channels: usize, terms: usize) -> Quant {
+        let largest = 32640u64 * terms.max(1) as u64;
+        let mut shift = 0;
+        while (largest >> shift) > 254 {
+            shift += 1;
+        }
+        Quant {
+            input_zp,
+            output_zp: 0,
+            multipliers: vec![1 << 30],
+            shifts: vec![-shift],
+            act: (-128, 127),
+            bias: match self {
+                Extreme::Wraps => Some(vec![i32::MAX; channels]),
+                _ => Some((0..channels as i32).map(|c| c * 1000 - 7000).collect()),
+            },
+        }
+    }
+}
+
+impl ConvCase {
+    /// `geom` with extreme data.
+    fn extreme(geom: ConvGeometry, extreme: Extreme, seed: u64) -> Self {
+        let g = geom;
+        let filter = (g.kernel_h * g.kernel_w * (g.in_c / g.groups)) as usize;
+        let input_len = (g.batch * g.in_h * g.in_w * g.in_c) as usize;
+        let (input, weights, zp) =
+            extreme.data(&mut Rng(seed), input_len, filter * g.out_c as usize);
+        Self {
+            quant: extreme.quant(zp, g.out_c as usize, filter),
+            input,
+            weights,
+            geom,
+        }
+    }
+}
+
+impl DenseCase {
+    /// A layer with extreme data.
+    fn extreme(rows: u32, in_features: u32, out_features: u32, extreme: Extreme) -> Self {
+        let (i, o) = (in_features as usize, out_features as usize);
+        let (input, weights, zp) = extreme.data(&mut Rng((i * o) as u64), rows as usize * i, o * i);
+        Self {
+            shape: DenseShape {
+                rows,
+                in_features,
+                out_features,
+            },
+            quant: extreme.quant(zp, o, i),
+            input,
+            weights,
+        }
+    }
+}
+
+/// Every variant runs on this machine: a `std` build on an x86_64 CPU with AVX2 tests the
+/// AVX2 kernels (and runs them in the interpreter). Without `std` (`cargo test -p
+/// whittle-runtime` alone) they are only compiled with `-C target-feature=+avx2`.
+#[test]
+fn the_fastest_variant_is_tested() {
+    let names: Vec<_> = Variant::ALL.iter().map(|v| v.name()).collect();
+    eprintln!(
+        "variants tested: {names:?}; the interpreter runs {}",
+        Variant::selected().name()
+    );
+    assert!(Variant::ALL.contains(&Variant::selected()));
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    if std::is_x86_feature_detected!("avx2") {
+        assert!(names.contains(&"avx2"), "{names:?}");
+        assert!(Variant::ALL.iter().all(|v| v.is_native()));
+        if cfg!(feature = "fast-kernels") {
+            assert_eq!(Variant::selected().name(), "avx2");
+        }
+    }
+}
+
 /// For one operator: a proptest over random cases and named edge cases, each asserting that
 /// every variant of [`Variant::ALL`] gives the reference's output bit for bit.
 macro_rules! every_variant_matches_reference {
@@ -437,6 +559,98 @@ mod conv {
                 geom([4, 4, 4], [2, 2, 4], [3, 3], [1, 1], [1, 1], [0; 4], 1), 17, 16),
         }
     }
+
+    /// Pointwise, depthwise 3x3 (stride 1 and 2) and a general 3x3 convolution with `c`
+    /// channels.
+    fn tail_geometries(c: u32) -> [ConvGeometry; 5] {
+        [
+            geom([3, 2, c], [3, 2, c], [1, 1], [1, 1], [1, 1], [0; 4], 1),
+            geom([2, 3, c + 2], [2, 3, c], [1, 1], [1, 1], [1, 1], [0; 4], 1),
+            geom([5, 4, c], [5, 4, c], [3, 3], [1, 1], [1, 1], [1; 4], c),
+            geom([6, 5, c], [3, 3, c], [3, 3], [2, 2], [1, 1], [1; 4], c),
+            geom([4, 3, c], [4, 3, 5], [3, 3], [1, 1], [1, 1], [1; 4], 1),
+        ]
+    }
+
+    #[test]
+    fn simd_tails_random_data() {
+        for c in TAIL_CHANNELS {
+            for (k, g) in tail_geometries(c).into_iter().enumerate() {
+                assert_exact(
+                    &ConvCase::random(g, 1, u64::from(c) * 10 + k as u64),
+                    |c, v| c.run(v),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn simd_tails_extreme_data() {
+        for c in TAIL_CHANNELS {
+            for g in tail_geometries(c) {
+                for extreme in Extreme::ALL {
+                    assert_exact(&ConvCase::extreme(g, extreme, u64::from(c)), |c, v| {
+                        c.run(v)
+                    });
+                }
+            }
+        }
+    }
+
+    /// The widest layers the AVX2 pointwise kernel takes, and one past them.
+    #[test]
+    fn pointwise_widest() {
+        for c in [255, 256, 257] {
+            let g = geom([2, 2, c], [2, 2, 9], [1, 1], [1, 1], [1, 1], [0; 4], 1);
+            assert_exact(&ConvCase::random(g, 1, u64::from(c)), |c, v| c.run(v));
+            for extreme in Extreme::ALL {
+                assert_exact(&ConvCase::extreme(g, extreme, u64::from(c)), |c, v| {
+                    c.run(v)
+                });
+            }
+        }
+    }
+
+    /// Filters longer than the optimized kernels' column buffer (256 values): the window
+    /// rows are read in place (with AVX2, by its dot products).
+    #[test]
+    fn filters_longer_than_the_column() {
+        let cases = [
+            geom([5, 4, 33], [5, 4, 7], [3, 3], [1, 1], [1, 1], [1; 4], 1),
+            geom(
+                [6, 6, 31],
+                [3, 3, 9],
+                [3, 3],
+                [2, 2],
+                [1, 1],
+                [1, 0, 1, 1],
+                1,
+            ),
+            geom([7, 7, 66], [3, 3, 6], [3, 3], [1, 1], [2, 2], [0; 4], 2),
+        ];
+        for (k, g) in cases.into_iter().enumerate() {
+            assert_exact(&ConvCase::random(g, 3, k as u64), |c, v| c.run(v));
+            for extreme in Extreme::ALL {
+                assert_exact(&ConvCase::extreme(g, extreme, k as u64), |c, v| c.run(v));
+            }
+        }
+    }
+
+    /// Depthwise 5x5 (an odd number of taps, up to the most the kernels take) and 1x1.
+    #[test]
+    fn depthwise_other_kernels() {
+        for c in TAIL_CHANNELS {
+            let g5 = geom([6, 6, c], [6, 6, c], [5, 5], [1, 1], [1, 1], [2; 4], c);
+            let g1 = geom([3, 3, c], [2, 2, c], [1, 1], [2, 2], [1, 1], [0; 4], c);
+            for g in [g5, g1] {
+                assert_exact(&ConvCase::random(g, 3, u64::from(c)), |c, v| c.run(v));
+                assert_exact(
+                    &ConvCase::extreme(g, Extreme::Mixed, u64::from(c)),
+                    |c, v| c.run(v),
+                );
+            }
+        }
+    }
 }
 
 mod dense {
@@ -456,6 +670,21 @@ mod dense {
             accumulator_wraps => DenseCase::random(1, 64, 6, 6, 4),
             per_tensor_multiplier => DenseCase::random(3, 9, 9, 0, 5),
             no_input_features => DenseCase::random(2, 0, 3, 3, 6),
+        }
+    }
+
+    #[test]
+    fn simd_tails() {
+        for i in TAIL_CHANNELS.into_iter().chain([47, 64, 65, 255, 257]) {
+            for o in TAIL_CHANNELS {
+                assert_exact(
+                    &DenseCase::random(2, i, o, 1, u64::from(i * 100 + o)),
+                    |c, v| c.run(v),
+                );
+                for extreme in Extreme::ALL {
+                    assert_exact(&DenseCase::extreme(1, i, o, extreme), |c, v| c.run(v));
+                }
+            }
         }
     }
 }

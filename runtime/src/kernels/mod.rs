@@ -59,7 +59,7 @@ pub(crate) fn product(factors: &[u32]) -> Option<usize> {
 }
 
 /// Implementations of the int8 convolution and fully connected kernels. They agree bit for
-/// bit; [`Variant::BEST`] is the one the interpreter runs.
+/// bit; [`Variant::selected`] is the one the interpreter runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Variant {
@@ -70,6 +70,12 @@ pub enum Variant {
     /// The portable loops with Cortex-M DSP (`SXTB16`/`SMLAD`) dot products.
     #[cfg(whittle_arm_dsp)]
     ArmDsp,
+    /// x86_64 AVX2 (`VPMOVSXBW` + `VPMADDWD`, int32 accumulators): pointwise, depthwise and
+    /// fully connected kernels of their own, the other convolutions through AVX2 dot products.
+    /// Compiled on x86_64 with the `avx2` target feature or the `std` feature; on a CPU
+    /// without AVX2 (detected at run time) it runs the portable code.
+    #[cfg(whittle_avx2)]
+    Avx2,
 }
 
 impl Variant {
@@ -79,10 +85,12 @@ impl Variant {
         Variant::Portable,
         #[cfg(whittle_arm_dsp)]
         Variant::ArmDsp,
+        #[cfg(whittle_avx2)]
+        Variant::Avx2,
     ];
 
-    /// The variant the interpreter runs: the fastest this target has with the `fast-kernels`
-    /// feature, else the reference (the smallest code).
+    /// The fastest variant known at compile time with the `fast-kernels` feature, else the
+    /// reference (the smallest code). [`Variant::selected`] refines it at run time.
     pub const BEST: Variant = if cfg!(feature = "fast-kernels") {
         Self::FASTEST
     } else {
@@ -91,8 +99,32 @@ impl Variant {
 
     #[cfg(whittle_arm_dsp)]
     const FASTEST: Variant = Variant::ArmDsp;
-    #[cfg(not(whittle_arm_dsp))]
+    #[cfg(all(whittle_avx2, target_feature = "avx2"))]
+    const FASTEST: Variant = Variant::Avx2;
+    #[cfg(not(any(whittle_arm_dsp, all(whittle_avx2, target_feature = "avx2"))))]
     const FASTEST: Variant = Variant::Portable;
+
+    /// The variant the interpreter runs: [`Variant::BEST`], except that a `std` build on
+    /// x86_64 with `fast-kernels` runs the `Avx2` variant when the CPU has AVX2 (detected at
+    /// run time, once). Without `std` this is the constant [`Variant::BEST`].
+    #[inline(always)]
+    pub fn selected() -> Variant {
+        #[cfg(whittle_avx2)]
+        if cfg!(feature = "fast-kernels") && conv::avx2_available() {
+            return Variant::Avx2;
+        }
+        Self::BEST
+    }
+
+    /// Whether this variant runs its own code on this CPU (rather than falling back to the
+    /// portable code): always, except `Avx2` on a CPU without AVX2.
+    pub fn is_native(self) -> bool {
+        match self {
+            #[cfg(whittle_avx2)]
+            Variant::Avx2 => conv::avx2_available(),
+            _ => true,
+        }
+    }
 
     /// A short name for reports (`whittle bench`, firmware logs).
     pub const fn name(self) -> &'static str {
@@ -101,6 +133,8 @@ impl Variant {
             Variant::Portable => "portable",
             #[cfg(whittle_arm_dsp)]
             Variant::ArmDsp => "arm-dsp",
+            #[cfg(whittle_avx2)]
+            Variant::Avx2 => "avx2",
         }
     }
 }

@@ -1,10 +1,15 @@
 //! 2-D convolution over NHWC data with `[out_c][kernel_h][kernel_w][in_c / groups]` weights.
 
+#[cfg(whittle_avx2)]
+pub(crate) mod avx2;
 mod dot;
 #[cfg(whittle_arm_dsp)]
 mod dsp;
 mod fast;
 mod reference;
+
+#[cfg(whittle_avx2)]
+pub(crate) use avx2::available as avx2_available;
 
 pub(crate) use dot::{Dot, Portable};
 #[cfg(whittle_arm_dsp)]
@@ -58,7 +63,7 @@ impl QuantOut<'_> {
 }
 
 /// int8 convolution: `acc = bias + sum (x - input_zp) * w`, requantized per channel, plus the
-/// output zero point, clamped to the activation range. Runs [`Variant::BEST`].
+/// output zero point, clamped to the activation range. Runs [`Variant::selected`].
 pub fn conv2d_i8(
     geom: &ConvGeometry,
     q: &QuantOut<'_>,
@@ -67,11 +72,11 @@ pub fn conv2d_i8(
     bias: Option<&[i32]>,
     output: &mut [i8],
 ) -> Result<(), LengthMismatch> {
-    conv2d_i8_variant(Variant::BEST, geom, q, input, weights, bias, output)
+    conv2d_i8_variant(Variant::selected(), geom, q, input, weights, bias, output)
 }
 
 /// [`conv2d_i8`] computed by `variant`; every variant gives the same bits.
-// Inlined so that with a constant variant only its code is linked (see `Variant::BEST`).
+// Inlined so that with a constant variant only its code is linked (see `Variant::selected`).
 #[inline(always)]
 pub fn conv2d_i8_variant(
     variant: Variant,
@@ -95,6 +100,8 @@ pub fn conv2d_i8_variant(
         Variant::Portable => fast::conv2d_i8::<Portable>(geom, q, input, weights, bias, output),
         #[cfg(whittle_arm_dsp)]
         Variant::ArmDsp => fast::conv2d_i8::<ArmDsp>(geom, q, input, weights, bias, output),
+        #[cfg(whittle_avx2)]
+        Variant::Avx2 => avx2::conv2d_i8(geom, q, input, weights, bias, output),
     }
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! Fully connected layer: `[rows][in]` x `[out][in]` weights -> `[rows][out]`.
 
+#[cfg(whittle_avx2)]
+mod avx2;
 mod fast;
 mod reference;
 
@@ -69,7 +71,7 @@ pub fn dense_f32(
 }
 
 /// int8 fully connected: `acc = bias[o] + sum_i (x[r][i] - input_zp) * w[o][i]`, requantized
-/// per output feature. Runs [`Variant::BEST`].
+/// per output feature. Runs [`Variant::selected`].
 pub fn dense_i8(
     shape: DenseShape,
     q: &super::conv::QuantOut<'_>,
@@ -78,11 +80,11 @@ pub fn dense_i8(
     bias: Option<&[i32]>,
     output: &mut [i8],
 ) -> Result<(), LengthMismatch> {
-    dense_i8_variant(Variant::BEST, shape, q, input, weights, bias, output)
+    dense_i8_variant(Variant::selected(), shape, q, input, weights, bias, output)
 }
 
 /// [`dense_i8`] computed by `variant`; every variant gives the same bits.
-// Inlined so that with a constant variant only its code is linked (see `Variant::BEST`).
+// Inlined so that with a constant variant only its code is linked (see `Variant::selected`).
 #[inline(always)]
 pub fn dense_i8_variant(
     variant: Variant,
@@ -108,6 +110,8 @@ pub fn dense_i8_variant(
         Variant::Portable => fast::dense_i8::<Portable>(i, o, q, input, weights, bias, output),
         #[cfg(whittle_arm_dsp)]
         Variant::ArmDsp => fast::dense_i8::<ArmDsp>(i, o, q, input, weights, bias, output),
+        #[cfg(whittle_avx2)]
+        Variant::Avx2 => avx2::dense_i8(i, o, q, input, weights, bias, output),
     }
     Ok(())
 }

@@ -3,30 +3,30 @@
 use crate::format::ConvGeometry;
 
 /// The geometry as `usize`, every divisor non-zero.
-pub(super) struct Dims {
-    pub(super) batch: usize,
-    pub(super) in_h: usize,
-    pub(super) in_w: usize,
-    pub(super) in_c: usize,
-    pub(super) out_h: usize,
-    pub(super) out_w: usize,
-    pub(super) out_c: usize,
-    pub(super) k_h: usize,
-    pub(super) k_w: usize,
-    pub(super) s_h: usize,
-    pub(super) s_w: usize,
-    pub(super) d_h: usize,
-    pub(super) d_w: usize,
-    pub(super) pad_top: usize,
-    pub(super) pad_left: usize,
-    pub(super) groups: usize,
-    pub(super) in_per_group: usize,
-    pub(super) out_per_group: usize,
+pub(in crate::kernels::conv) struct Dims {
+    pub(in crate::kernels::conv) batch: usize,
+    pub(in crate::kernels::conv) in_h: usize,
+    pub(in crate::kernels::conv) in_w: usize,
+    pub(in crate::kernels::conv) in_c: usize,
+    pub(in crate::kernels::conv) out_h: usize,
+    pub(in crate::kernels::conv) out_w: usize,
+    pub(in crate::kernels::conv) out_c: usize,
+    pub(in crate::kernels::conv) k_h: usize,
+    pub(in crate::kernels::conv) k_w: usize,
+    pub(in crate::kernels::conv) s_h: usize,
+    pub(in crate::kernels::conv) s_w: usize,
+    pub(in crate::kernels::conv) d_h: usize,
+    pub(in crate::kernels::conv) d_w: usize,
+    pub(in crate::kernels::conv) pad_top: usize,
+    pub(in crate::kernels::conv) pad_left: usize,
+    pub(in crate::kernels::conv) groups: usize,
+    pub(in crate::kernels::conv) in_per_group: usize,
+    pub(in crate::kernels::conv) out_per_group: usize,
 }
 
 impl Dims {
     /// `None` when a size, stride, dilation or group count is zero (left to the reference).
-    pub(super) fn of(g: &ConvGeometry) -> Option<Self> {
+    pub(in crate::kernels::conv) fn of(g: &ConvGeometry) -> Option<Self> {
         let u = |v: u32| v as usize;
         let nonzero = [
             g.in_c,
@@ -69,7 +69,7 @@ impl Dims {
     }
 
     /// 1x1, stride 1, no padding, one group: output pixels are input pixels.
-    pub(super) fn is_pointwise(&self) -> bool {
+    pub(in crate::kernels::conv) fn is_pointwise(&self) -> bool {
         [self.k_h, self.k_w, self.s_h, self.s_w, self.groups] == [1; 5]
             && self.pad_top == 0
             && self.pad_left == 0
@@ -77,32 +77,32 @@ impl Dims {
     }
 
     /// One filter per input channel.
-    pub(super) fn is_depthwise(&self) -> bool {
+    pub(in crate::kernels::conv) fn is_depthwise(&self) -> bool {
         self.groups == self.in_c && self.out_c == self.in_c
     }
 
     /// Weights of one output channel's filter.
-    pub(super) fn filter_len(&self) -> usize {
+    pub(in crate::kernels::conv) fn filter_len(&self) -> usize {
         self.k_h * self.k_w * self.in_per_group
     }
 }
 
 /// The in-bounds taps of one kernel axis at one output position.
 #[derive(Clone, Copy, PartialEq)]
-pub(super) struct Taps {
+pub(in crate::kernels::conv) struct Taps {
     /// First tap inside the input.
-    pub(super) lo: usize,
+    pub(in crate::kernels::conv) lo: usize,
     /// One past the last tap inside the input.
-    pub(super) hi: usize,
+    pub(in crate::kernels::conv) hi: usize,
     /// Input position of tap `lo`.
-    pub(super) first: usize,
+    pub(in crate::kernels::conv) first: usize,
 }
 
 impl Taps {
     /// Tap `k` reads padded position `out * stride + k * dilation`, inside the input when it is
     /// in `pad..pad + len`.
     #[inline]
-    pub(super) fn at(
+    pub(in crate::kernels::conv) fn at(
         out: usize,
         stride: usize,
         dilation: usize,

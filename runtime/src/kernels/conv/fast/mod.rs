@@ -21,9 +21,9 @@ use crate::kernels::fixedpoint::{ChannelRequant, requantize};
 /// Output channels whose requantization and weight sums are prepared at once (on the stack).
 const BLOCK: usize = 16;
 /// Longest filter gathered into a column (bytes of stack).
-const COLUMN: usize = 256;
+pub(super) const COLUMN: usize = 256;
 /// Most kernel taps of the depthwise path (each takes 8 bytes of stack).
-const MAX_TAPS: usize = 25;
+pub(super) const MAX_TAPS: usize = 25;
 
 mod depthwise;
 mod dims;
@@ -31,19 +31,21 @@ mod pointwise;
 mod window;
 
 use depthwise::depthwise;
-use dims::{Dims, Taps};
+pub(super) use dims::{Dims, Taps};
 use pointwise::pointwise;
+#[cfg(whittle_avx2)]
+pub(super) use window::Window;
 use window::{gathered, general};
 
 /// `len` values of `s` from `at`, or none when out of range (never, after the length checks).
 #[inline(always)]
-fn run(s: &[i8], at: usize, len: usize) -> &[i8] {
+pub(super) fn run(s: &[i8], at: usize, len: usize) -> &[i8] {
     s.get(at..at.wrapping_add(len)).unwrap_or(&[])
 }
 
 /// Bias of channel `c`, 0 without one.
 #[inline(always)]
-fn bias_of(bias: Option<&[i32]>, c: usize) -> i32 {
+pub(super) fn bias_of(bias: Option<&[i32]>, c: usize) -> i32 {
     bias.and_then(|b| b.get(c)).copied().unwrap_or(0)
 }
 

@@ -113,17 +113,23 @@ pub(super) fn general<D: Dot>(
 }
 
 /// The in-bounds part of one output pixel's window.
-pub(super) struct Window<'a> {
-    d: &'a Dims,
-    n: usize,
-    ys: Taps,
-    xs: Taps,
+pub(in crate::kernels::conv) struct Window<'a> {
+    pub(in crate::kernels::conv) d: &'a Dims,
+    pub(in crate::kernels::conv) n: usize,
+    pub(in crate::kernels::conv) ys: Taps,
+    pub(in crate::kernels::conv) xs: Taps,
 }
 
 impl Window<'_> {
     /// Copies the window's values of `group`, `[k_h][k_w][in_per_group]`, into `column`;
     /// taps in the padding read `zp`.
-    pub(super) fn gather(&self, input: &[i8], group: usize, zp: i8, column: &mut [i8]) {
+    pub(in crate::kernels::conv) fn gather(
+        &self,
+        input: &[i8],
+        group: usize,
+        zp: i8,
+        column: &mut [i8],
+    ) {
         let Self { d, n, ys, xs } = *self;
         let ipg = d.in_per_group;
         for (ky, row) in column.chunks_exact_mut(d.k_w * ipg).enumerate() {
