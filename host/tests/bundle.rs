@@ -108,6 +108,22 @@ impl Release {
             .unwrap()
     }
 
+    /// `whittle bundle` of the artifact with `firmware` as the only firmware (no
+    /// `SOURCE_DATE_EPOCH`).
+    fn bundle_only_firmware(&self, firmware: &str, name: &str) -> Output {
+        whittle(&[
+            "bundle",
+            "--artifact",
+            &s(&self.path("model.wtl")),
+            "--firmware",
+            &s(&self.path(firmware)),
+            "--sign",
+            &s(&self.path("keys/whittle.key")),
+            "-o",
+            &s(&self.path(name)),
+        ])
+    }
+
     fn verify(&self, bundle: &Path, extra: &[&str]) -> Output {
         let mut args = vec![
             "verify".to_string(),
@@ -342,20 +358,7 @@ fn bundle_refuses_a_failed_gate_and_non_executables() {
     assert!(text(&out).contains("release gate failed"), "{}", text(&out));
     assert!(!r.path("x.wbundle").exists());
 
-    let out = Command::new(env!("CARGO_BIN_EXE_whittle"))
-        .args([
-            "bundle",
-            "--artifact",
-            &s(&r.path("model.wtl")),
-            "--firmware",
-            &s(&r.path("model.wtl")),
-            "--sign",
-            &s(&r.path("keys/whittle.key")),
-            "-o",
-            &s(&r.path("x.wbundle")),
-        ])
-        .output()
-        .unwrap();
+    let out = r.bundle_only_firmware("model.wtl", "x.wbundle");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("not an ELF"), "{}", text(&out));
     assert!(!r.path("x.wbundle").exists());
@@ -454,20 +457,7 @@ fn a_gateway_program_rides_along_but_cannot_stand_in_for_the_device_firmware() {
     assert!(!station.join("firmware/gw-aarch64.bin").exists());
 
     // Only a gateway program, for a Cortex-M4F model: refused, naming what was found.
-    let out = Command::new(env!("CARGO_BIN_EXE_whittle"))
-        .args([
-            "bundle",
-            "--artifact",
-            &s(&r.path("model.wtl")),
-            "--firmware",
-            &s(&r.path("gw-aarch64")),
-            "--sign",
-            &s(&r.path("keys/whittle.key")),
-            "-o",
-            &s(&r.path("x.wbundle")),
-        ])
-        .output()
-        .unwrap();
+    let out = r.bundle_only_firmware("gw-aarch64", "x.wbundle");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         text(&out).contains("no firmware is built for target 'cortex-m4f'")

@@ -258,31 +258,35 @@ pub fn run(path: &Path) -> Result<Outcome, PipelineError> {
 
     // Pruning and distillation, each step measured and gated as a float stage; quantization
     // then starts from the last step's model.
-    let compressed = compress::compress(&cfg, &model, &float_opts.import, &calibration)?;
-    let mut float_stages = Vec::new();
-    let mut student_float = None;
-    for step in compressed.iter().flat_map(|c| &c.steps) {
-        let compiled = compile(&step.model, model_dir, &float_opts)?;
-        let out = run_on(&compiled.artifact, &validation)?;
+    // One stage's artifact measured on the validation (and edge) data and gated.
+    let judge = |name: String, float_layers: &[String], artifact: &[u8]| {
+        let out = run_on(artifact, &validation)?;
         let edge_out = match &edge {
-            Some(e) => Some(run_on(&compiled.artifact, e)?),
+            Some(e) => Some(run_on(artifact, e)?),
             None => None,
         };
         let metrics = evaluate::measure(
             &ctx,
-            &compiled.artifact,
+            artifact,
             &out,
             base_edge.as_ref().zip(edge_out.as_ref()),
         )
         .map_err(input)?;
         let gates = gates::evaluate(&cfg.gates, &metrics, flash_budget, ram_budget);
-        float_stages.push(StageReport {
-            name: step.name.clone(),
-            float_layers: Vec::new(),
+        Ok::<_, PipelineError>(StageReport {
+            name,
+            float_layers: float_layers.to_vec(),
             passed: gates.iter().all(|g| g.passed),
             metrics,
             gates,
-        });
+        })
+    };
+    let compressed = compress::compress(&cfg, &model, &float_opts.import, &calibration)?;
+    let mut float_stages = Vec::new();
+    let mut student_float = None;
+    for step in compressed.iter().flat_map(|c| &c.steps) {
+        let compiled = compile(&step.model, model_dir, &float_opts)?;
+        float_stages.push(judge(step.name.clone(), &[], &compiled.artifact)?);
         student_float = Some(compiled);
     }
     let (model, float, reference_path) = match (&compressed, student_float) {
@@ -311,30 +315,7 @@ pub fn run(path: &Path) -> Result<Outcome, PipelineError> {
             if cached.is_none() {
                 cached = compiled.calibration.clone();
             }
-            let out = run_on(&compiled.artifact, &validation)?;
-            let edge_out = match &edge {
-                Some(e) => Some(run_on(&compiled.artifact, e)?),
-                None => None,
-            };
-            let metrics = evaluate::measure(
-                &ctx,
-                &compiled.artifact,
-                &out,
-                base_edge.as_ref().zip(edge_out.as_ref()),
-            )
-            .map_err(input)?;
-            let gates = gates::evaluate(&cfg.gates, &metrics, flash_budget, ram_budget);
-            let passed = gates.iter().all(|g| g.passed);
-            Ok((
-                StageReport {
-                    name,
-                    float_layers: keep.to_vec(),
-                    metrics,
-                    gates,
-                    passed,
-                },
-                compiled,
-            ))
+            Ok((judge(name, keep, &compiled.artifact)?, compiled))
         };
 
     let (first, mut compiled) = variant("quantize".into(), &quant.keep_float)?;
