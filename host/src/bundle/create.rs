@@ -224,24 +224,9 @@ fn bundle_name(path: &str) -> Result<String, BundleError> {
     Ok(name.to_string())
 }
 
-/// The architecture of a little-endian ELF file, from its header alone (firmware images and
-/// Linux programs, position-independent or not).
+/// The architecture of a firmware or gateway executable, the error as a message.
 pub(crate) fn elf_arch(bytes: &[u8]) -> Result<Arch, String> {
-    if bytes.len() < 20 || bytes[..4] != *b"\x7fELF" {
-        return Err("not an ELF file (a firmware must be the linked ELF executable)".into());
-    }
-    if bytes[5] != 1 {
-        return Err("a big-endian ELF; whittle's targets are little-endian".into());
-    }
-    let kind = u16::from_le_bytes([bytes[16], bytes[17]]);
-    // ET_EXEC (2) or ET_DYN (3, position-independent Linux programs); not objects (1).
-    if kind != 2 && kind != 3 {
-        return Err(format!(
-            "ELF type {kind} is not an executable (link the firmware; an object file is not one)"
-        ));
-    }
-    let machine = u16::from_le_bytes([bytes[18], bytes[19]]);
-    Ok(Arch::from_machine(machine, bytes[4] == 2))
+    crate::image::executable_arch(bytes).map_err(|e| e.to_string())
 }
 
 /// The gate report's audit trail; the report must be a passed pipeline report for `target`.

@@ -17,6 +17,25 @@ const EI_DATA: usize = 5;
 
 /// The flash image of the ELF executable `bytes`.
 pub(super) fn read(bytes: &[u8]) -> Result<FlashImage, ImageError> {
+    if is_64(bytes)? {
+        read_class::<FileHeader64<LittleEndian>>(bytes)
+    } else {
+        read_class::<FileHeader32<LittleEndian>>(bytes)
+    }
+}
+
+/// The architecture of the linked executable `bytes` (`ET_EXEC`, or `ET_DYN` for
+/// position-independent programs), from its header alone.
+pub(super) fn executable_arch(bytes: &[u8]) -> Result<Arch, ImageError> {
+    if is_64(bytes)? {
+        arch_of::<FileHeader64<LittleEndian>>(bytes)
+    } else {
+        arch_of::<FileHeader32<LittleEndian>>(bytes)
+    }
+}
+
+/// Checks the magic and the (little-endian) data encoding; whether the file is 64-bit.
+fn is_64(bytes: &[u8]) -> Result<bool, ImageError> {
     if bytes.get(..ELFMAG.len()) != Some(&ELFMAG[..]) {
         return Err(ImageError::NotElf);
     }
@@ -27,10 +46,24 @@ pub(super) fn read(bytes: &[u8]) -> Result<FlashImage, ImageError> {
         other => return Err(malformed(format!("unknown data encoding {other:?}"))),
     }
     match bytes.get(EI_CLASS).copied() {
-        Some(c) if c == ELFCLASS32.0 => read_class::<FileHeader32<LittleEndian>>(bytes),
-        Some(c) if c == ELFCLASS64.0 => read_class::<FileHeader64<LittleEndian>>(bytes),
+        Some(c) if c == ELFCLASS32.0 => Ok(false),
+        Some(c) if c == ELFCLASS64.0 => Ok(true),
         other => Err(malformed(format!("unknown class {other:?}"))),
     }
+}
+
+/// [`executable_arch`] for one ELF class.
+fn arch_of<Elf: FileHeader<Endian = LittleEndian>>(bytes: &[u8]) -> Result<Arch, ImageError> {
+    let header = Elf::parse(bytes).map_err(|e| malformed(e.to_string()))?;
+    match header.e_type(LittleEndian) {
+        ET_EXEC | ET_DYN => {}
+        ET_REL => return Err(ImageError::ObjectFile),
+        other => return Err(ImageError::NotExecutable(type_name(other))),
+    }
+    Ok(Arch::from_machine(
+        header.e_machine(LittleEndian).0,
+        header.is_type_64(),
+    ))
 }
 
 /// [`read`] for one ELF class.

@@ -158,6 +158,12 @@ pub struct FlashImage {
     is_64: bool,
 }
 
+/// The architecture of a linked little-endian ELF executable, from its header alone: a
+/// firmware (`ET_EXEC`) or a Linux program, position-independent (`ET_DYN`) or not.
+pub fn executable_arch(bytes: &[u8]) -> Result<Arch, ImageError> {
+    elf::executable_arch(bytes)
+}
+
 impl FlashImage {
     /// Reads a linked little-endian ELF32 or ELF64 executable (`ET_EXEC`).
     pub fn from_elf(bytes: &[u8]) -> Result<FlashImage, ImageError> {
