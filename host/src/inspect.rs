@@ -247,9 +247,7 @@ impl Summary {
                 .filter_map(|i| io(model.output(i)))
                 .collect(),
             runtime_features: runtime_features(model.ops().map(|op| op.kind)),
-            sha256: model
-                .digest()
-                .map(|d| d.iter().map(|b| format!("{b:02x}")).collect()),
+            sha256: model.digest().map(|d| crate::digest::hex(d)),
             validation: model.header().validation.map(|v| ValidationSummary {
                 vectors: v.vectors,
                 bytes: [v.inputs, v.outputs, v.layer_checksums]

@@ -12,6 +12,7 @@ pub mod bundle;
 pub mod compare;
 pub mod compile;
 pub mod data;
+pub mod digest;
 pub mod distill;
 pub mod emit;
 pub mod error;

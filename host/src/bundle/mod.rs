@@ -21,6 +21,7 @@ pub mod manifest;
 mod unpack;
 mod verify;
 
+pub use crate::digest::{hex, sha256_hex};
 pub use create::{BundleInputs, NamedFile, create};
 pub use manifest::{Manifest, Role};
 pub use unpack::{UnpackedImage, unpack};
@@ -90,19 +91,4 @@ pub enum BundleError {
     /// Writing the archive or the unpacked files failed.
     #[error("{0}")]
     Io(String),
-}
-
-/// Lowercase hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
-/// Hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex(&sha2::Sha256::digest(bytes))
 }

@@ -18,7 +18,6 @@ use config::{PipelineConfig, Task};
 use evaluate::{Context, Dataset, Outputs};
 use fallback::LayerSensitivity;
 use report::{Audit, FallbackReport, FileHash, Report, StageReport};
-use sha2::Digest;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -54,12 +53,8 @@ fn sha256_file(role: &str, path: &Path) -> Result<FileHash, PipelineError> {
     Ok(FileHash {
         role: role.into(),
         path: path.display().to_string(),
-        sha256: hex(&sha2::Sha256::digest(&bytes)),
+        sha256: crate::digest::sha256_hex(&bytes),
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn now() -> String {
