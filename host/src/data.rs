@@ -172,16 +172,28 @@ pub fn read_npz(path: &Path) -> Result<Vec<(String, Tensor)>, DataError> {
         path: shown.clone(),
         source,
     })?;
-    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
-        .map_err(|e| format_err(&shown, format!("not an .npz archive: {e}")))?;
+    npz_arrays(std::io::BufReader::new(file), &shown)
+}
+
+/// Parses an `.npz` image held in memory (`path` names it in errors).
+pub fn parse_npz(bytes: &[u8], path: &str) -> Result<Vec<(String, Tensor)>, DataError> {
+    npz_arrays(std::io::Cursor::new(bytes), path)
+}
+
+fn npz_arrays(
+    reader: impl Read + std::io::Seek,
+    shown: &str,
+) -> Result<Vec<(String, Tensor)>, DataError> {
+    let mut archive = zip::ZipArchive::new(reader)
+        .map_err(|e| format_err(shown, format!("not an .npz archive: {e}")))?;
     let mut arrays = Vec::with_capacity(archive.len());
     for i in 0..archive.len() {
         let mut entry = archive
             .by_index(i)
-            .map_err(|e| format_err(&shown, e.to_string()))?;
+            .map_err(|e| format_err(shown, e.to_string()))?;
         let name = entry
             .name()
-            .map_err(|e| format_err(&shown, e.to_string()))?
+            .map_err(|e| format_err(shown, e.to_string()))?
             .trim_end_matches(".npy")
             .to_string();
         let mut bytes = Vec::new();
@@ -190,7 +202,7 @@ pub fn read_npz(path: &Path) -> Result<Vec<(String, Tensor)>, DataError> {
             .by_ref()
             .take(crate::onnx::read::MAX_TENSOR_ELEMENTS as u64 * 8)
             .read_to_end(&mut bytes)
-            .map_err(|e| format_err(&shown, format!("array '{name}': {e}")))?;
+            .map_err(|e| format_err(shown, format!("array '{name}': {e}")))?;
         arrays.push((name.clone(), parse_npy(&bytes, &format!("{shown}:{name}"))?));
     }
     Ok(arrays)

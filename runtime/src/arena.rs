@@ -109,7 +109,7 @@ impl<'x> Inputs<'x> {
     /// A typed input that must not be the output buffer.
     pub(crate) fn typed<T: bytemuck::Pod>(&self, buf: Buf) -> Result<&'x [T], Unresolved> {
         match self.bytes(buf)? {
-            Src::Slice(bytes) => bytemuck::try_cast_slice(bytes).map_err(|_| Unresolved),
+            Src::Slice(bytes) => cast(bytes),
             Src::Output => Err(Unresolved),
         }
     }
@@ -117,10 +117,17 @@ impl<'x> Inputs<'x> {
     /// A typed input that may be the output buffer (element-wise operators in place).
     pub(crate) fn typed_src<T: bytemuck::Pod>(&self, buf: Buf) -> Result<Src<'x, T>, Unresolved> {
         match self.bytes(buf)? {
-            Src::Slice(bytes) => bytemuck::try_cast_slice(bytes)
-                .map(Src::Slice)
-                .map_err(|_| Unresolved),
+            Src::Slice(bytes) => cast(bytes).map(Src::Slice),
             Src::Output => Ok(Src::Output),
         }
     }
+}
+
+/// Reinterprets input bytes as `T`s. An empty buffer is an empty slice wherever it points
+/// (the loader accepts zero-sized tensors, whose address need not suit `T`).
+fn cast<T: bytemuck::Pod>(bytes: &[u8]) -> Result<&[T], Unresolved> {
+    if bytes.is_empty() {
+        return Ok(&[]);
+    }
+    bytemuck::try_cast_slice(bytes).map_err(|_| Unresolved)
 }

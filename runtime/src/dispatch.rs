@@ -302,5 +302,8 @@ fn quant_out<'x>(
 }
 
 fn cast_mut<T: bytemuck::Pod>(bytes: &mut [u8]) -> Result<&mut [T], Unresolved> {
+    if bytes.is_empty() {
+        return Ok(&mut []);
+    }
     bytemuck::try_cast_slice_mut(bytes).map_err(|_| Unresolved)
 }
