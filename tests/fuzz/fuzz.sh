@@ -11,9 +11,10 @@ seconds=${2:-60}
 shift $(( $# < 2 ? $# : 2 ))
 case "$target" in
     # The runtime holds the unsafe code (SIMD kernels): AddressSanitizer watches it.
-    load_invoke) build=(--sanitizer address) ;;
+    load_invoke) build=(--sanitizer address --target-dir tests/fuzz/target/address) ;;
     # The compiler is safe Rust: no sanitizer, more executions per second.
-    npz | onnx_import | bundle_verify) build=(--sanitizer none --features host) ;;
+    npz | onnx_import | bundle_verify)
+        build=(--sanitizer none --features host) ;;
     *) echo "unknown fuzz target '$target'" >&2; exit 2 ;;
 esac
 mkdir -p "tests/fuzz/corpus/$target"

@@ -4,4 +4,6 @@
 #[path = "../harness/runtime.rs"]
 mod runtime;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| runtime::load_and_run(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    runtime::load_and_run(data);
+});

@@ -8,4 +8,6 @@ mod host;
 #[path = "../harness/runtime.rs"]
 mod runtime;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| host::npz(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    host::npz(data);
+});

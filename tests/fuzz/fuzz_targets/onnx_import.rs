@@ -6,4 +6,6 @@ mod host;
 #[path = "../harness/runtime.rs"]
 mod runtime;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| host::onnx_import(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    host::onnx_import(data);
+});

@@ -7,8 +7,19 @@ use whittle_runtime::{AlignedArena, AlignedBytes, Interpreter, Model, NoCounter,
 /// `Interpreter::new`, which is part of what is tested.
 pub const ARENA_BYTES: usize = 256 * 1024;
 
+/// How far an input got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reached {
+    /// Refused by the loader.
+    Refused,
+    /// Loaded, but asks for more than the fixed arena.
+    Loaded,
+    /// Loaded and ran.
+    Ran,
+}
+
 /// Loads `bytes` both ways and runs whatever loads.
-pub fn load_and_run(bytes: &[u8]) {
+pub fn load_and_run(bytes: &[u8]) -> Reached {
     // The loader works on aligned flash; libFuzzer's buffer has no such promise.
     let artifact = AlignedBytes::new(bytes);
     // The checked load on the bytes as given: the checksums refuse nearly every mutation.
@@ -16,12 +27,17 @@ pub fn load_and_run(bytes: &[u8]) {
     // The structural checks alone (what a device uses to diagnose a damaged model) are what
     // a mutation can get through, so everything after them is exercised too.
     let Ok(model) = Model::load_for_diagnosis(&artifact) else {
-        assert!(checked.is_err(), "the checked load accepted what diagnosis refused");
-        return;
+        assert!(
+            checked.is_err(),
+            "the checked load accepted what diagnosis refused"
+        );
+        return Reached::Refused;
     };
     let mut arena = Box::new(AlignedArena::<ARENA_BYTES>::new());
     let arena = arena.as_mut_slice();
+    let mut reached = Reached::Loaded;
     if let Ok(mut interp) = Interpreter::new(&model, arena) {
+        reached = Reached::Ran;
         for index in 0..model.input_count() {
             if let Ok(input) = interp.input_bytes_mut(index) {
                 // Deterministic, varied input values (NaN and infinities included for floats).
@@ -41,5 +57,5 @@ pub fn load_and_run(bytes: &[u8]) {
     }
     let mut report = String::new();
     let _ = validate(&model, arena, &mut report, &mut NoCounter);
+    reached
 }
-
