@@ -331,7 +331,8 @@ fn weights_ohwi(w: &[f32], m: usize, cg: usize, k: usize) -> Vec<f32> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    // A handful of cases under Miri, which interprets every instruction.
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 6 } else { 200 }))]
 
     #[test]
     fn conv_matches_textbook_nchw(

@@ -217,7 +217,8 @@ fn lcg(seed: &mut u64) -> f32 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    // A handful of cases under Miri, which interprets every instruction.
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 6 } else { 200 }))]
 
     /// The int8 convolution equals the real convolution of the dequantized operands,
     /// requantized, within 1 LSB.
