@@ -193,7 +193,14 @@ pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    let mut tmp = builder.tempfile_in(dir)?;
+    let mut tmp = builder.tempfile_in(dir).map_err(|e| {
+        // tempfile's message names the random file it could not make; name the directory.
+        let cause = e
+            .get_ref()
+            .and_then(std::error::Error::source)
+            .map_or_else(|| e.to_string(), ToString::to_string);
+        std::io::Error::new(e.kind(), format!("{cause} (directory {})", dir.display()))
+    })?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;

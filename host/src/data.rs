@@ -10,12 +10,12 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// Reading or writing the file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// File.
         path: String,
-        /// Cause.
-        source: std::io::Error,
+        /// Cause (in the message, and so not also a `source()` that would repeat it).
+        cause: std::io::Error,
     },
     /// The file is not valid NumPy data.
     #[error("{path}: {reason}")]
@@ -28,6 +28,10 @@ pub enum DataError {
 }
 
 const MAGIC: &[u8] = b"\x93NUMPY";
+
+/// Most a deflate stream expands (the limit of the format), the bound on an `.npz` entry's
+/// uncompressed size given its compressed size.
+const MAX_DEFLATE_RATIO: u64 = 1032;
 
 fn format_err(path: &str, reason: impl Into<String>) -> DataError {
     DataError::Format {
@@ -154,9 +158,9 @@ pub fn parse_npy(bytes: &[u8], path: &str) -> Result<Tensor, DataError> {
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
-    std::fs::read(path).map_err(|source| DataError::Io {
+    std::fs::read(path).map_err(|cause| DataError::Io {
         path: path.display().to_string(),
-        source,
+        cause,
     })
 }
 
@@ -168,9 +172,9 @@ pub fn read_npy(path: &Path) -> Result<Tensor, DataError> {
 /// Reads every array of an `.npz` file, in archive order.
 pub fn read_npz(path: &Path) -> Result<Vec<(String, Tensor)>, DataError> {
     let shown = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|source| DataError::Io {
+    let file = std::fs::File::open(path).map_err(|cause| DataError::Io {
         path: shown.clone(),
-        source,
+        cause,
     })?;
     npz_arrays(std::io::BufReader::new(file), &shown)
 }
@@ -196,11 +200,21 @@ fn npz_arrays(
             .map_err(|e| format_err(shown, e.to_string()))?
             .trim_end_matches(".npy")
             .to_string();
+        // The entry's declared size bounds the read, and the compressed bytes present bound
+        // the declared size: deflate expands at most 1032-fold, storing not at all.
+        let (declared, compressed) = (entry.size(), entry.compressed_size());
+        if declared > compressed.saturating_mul(MAX_DEFLATE_RATIO) {
+            return Err(format_err(
+                &shown,
+                format!(
+                    "array '{name}': the archive claims {declared} bytes uncompressed from {compressed} compressed bytes, more than {MAX_DEFLATE_RATIO} times as many"
+                ),
+            ));
+        }
         let mut bytes = Vec::new();
-        // The entry's declared size bounds the read; a lying archive fails in decompression.
         entry
             .by_ref()
-            .take(crate::onnx::read::MAX_TENSOR_ELEMENTS as u64 * 8)
+            .take(declared)
             .read_to_end(&mut bytes)
             .map_err(|e| format_err(shown, format!("array '{name}': {e}")))?;
         arrays.push((name.clone(), parse_npy(&bytes, &format!("{shown}:{name}"))?));
@@ -257,9 +271,9 @@ pub fn npy_bytes(t: &Tensor) -> Vec<u8> {
 }
 
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> DataError + '_ {
-    move |source| DataError::Io {
+    move |cause| DataError::Io {
         path: path.display().to_string(),
-        source,
+        cause,
     }
 }
 

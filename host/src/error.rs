@@ -52,6 +52,9 @@ pub enum CompileError {
         /// What is wrong.
         reason: String,
     },
+    /// The calibration samples do not fit the model or hold unusable values.
+    #[error("calibration data: {0}")]
+    Calibration(String),
     /// An option given to the compiler is invalid.
     #[error("{0}")]
     Options(String),

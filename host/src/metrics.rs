@@ -45,9 +45,14 @@ pub fn accuracy(scores: &[f32], classes: usize, labels: &[i64]) -> Result<Accura
             labels.len()
         ));
     }
-    if let Some(bad) = labels.iter().find(|&&l| l < 0 || l as usize >= classes) {
+    if let Some((sample, bad)) = labels
+        .iter()
+        .enumerate()
+        .find(|&(_, &l)| l < 0 || l as usize >= classes)
+    {
         return Err(format!(
-            "label {bad} is outside the model's {classes} classes"
+            "label {bad} of sample {sample} is outside the model's {classes} classes (0 to {})",
+            classes - 1
         ));
     }
     let mut confusion = vec![vec![0usize; classes]; classes];

@@ -81,6 +81,12 @@ impl Runner {
             }
             chunks.push(input_bytes(x, &desc)?);
         }
+        if samples == Some(0) {
+            let shapes: Vec<&[usize]> = inputs.iter().map(|x| x.shape.as_slice()).collect();
+            return Err(RunError::Data(format!(
+                "no samples: the input data has shape(s) {shapes:?}"
+            )));
+        }
         let samples = samples.unwrap_or(1);
         let out_descs: Vec<TensorDesc<'_>> = (0..model.output_count())
             .filter_map(|o| model.output(o))

@@ -101,7 +101,22 @@ impl fmt::Display for ElemType {
             ElemType::I64 => f.write_str("int64"),
             ElemType::U64 => f.write_str("uint64"),
             ElemType::Bool => f.write_str("bool"),
-            ElemType::Other(code) => write!(f, "ONNX type {code}"),
+            ElemType::Other(code) => {
+                let name = match code {
+                    8 => "string",
+                    14 => "complex64",
+                    15 => "complex128",
+                    17 => "float8e4m3fn",
+                    18 => "float8e4m3fnuz",
+                    19 => "float8e5m2",
+                    20 => "float8e5m2fnuz",
+                    21 => "uint4",
+                    22 => "int4",
+                    23 => "float4e2m1",
+                    _ => return write!(f, "ONNX type {code}"),
+                };
+                write!(f, "{name} (ONNX type {code})")
+            }
         }
     }
 }

@@ -18,6 +18,22 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     let model = whittle::compile::load_onnx(path)?;
     let report = whittle::compile::check(&model, path.parent(), &opts)
         .with_context(|| format!("checking {}", path.display()))?;
+    // A negative verdict also goes to stderr, one line per node that does not compile, so
+    // scripts that keep only the diagnostics (or only the JSON) still see why.
+    for n in report
+        .nodes
+        .iter()
+        .filter(|n| n.status == "unsupported" || n.status == "not analysed")
+    {
+        eprintln!(
+            "{}: node '{}' ({}) {}: {}",
+            path.display(),
+            n.node,
+            n.op_type,
+            n.status,
+            n.detail
+        );
+    }
     if args.json {
         out!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(report.compiles);

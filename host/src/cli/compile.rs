@@ -129,7 +129,32 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     opts.quantize = quantize_options(&args, &input_names)?;
     opts.require_integer = args.require_integer;
     let validation = validation_inputs(&args, &input_names)?;
-    let mut compiled = whittle::compile(&model, args.model.model.parent(), &opts)?;
+    let mut compiled = whittle::compile(&model, args.model.model.parent(), &opts)
+        .map_err(|e| match (&e, &args.calib) {
+            (whittle::CompileError::Calibration(_), Some(path)) => {
+                anyhow::Error::new(e).context(path.display().to_string())
+            }
+            _ => anyhow::Error::new(e),
+        })
+        .with_context(|| format!("compiling {}", args.model.model.display()))?;
+    // Empty tensors are valid ONNX, but an artifact whose input or output holds no data
+    // cannot be fed or read on a device: a model like that is a mistake.
+    let graph = &compiled.graph;
+    for (role, &id) in graph
+        .inputs
+        .iter()
+        .map(|i| ("input", i))
+        .chain(graph.outputs.iter().map(|o| ("output", o)))
+    {
+        let shape = graph.shape(id);
+        if shape.contains(&0) {
+            bail!(
+                "{}: {role} '{}' has shape {shape:?}: a zero dimension, so it holds no data",
+                args.model.model.display(),
+                graph.values[id].name
+            );
+        }
+    }
     if let Some((inputs, count)) = validation {
         compiled.artifact = whittle::validate::embed(&compiled, &opts.target.name, &inputs, count)?;
         if let Some(flash) = opts.target.flash_bytes

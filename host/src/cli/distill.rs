@@ -70,10 +70,7 @@ fn read_data(
         bail!("the student must have one input, it has {}", picked.len());
     };
     let x = args.scaling.apply(x)?;
-    let labels = arrays
-        .iter()
-        .find(|(n, _)| *n == args.y_key)
-        .map(|(_, t)| t.to_i64());
+    let labels = super::labels(&arrays, &args.y_key, x.shape.first().copied().unwrap_or(0))?;
     Ok(Data { x, labels })
 }
 

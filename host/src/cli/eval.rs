@@ -33,16 +33,20 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     let arrays = whittle::data::read_arrays(&args.data)?;
     let inputs = super::model_inputs(&runner, &arrays, args.x_key.as_deref(), &args.scaling)
         .with_context(|| format!("data {}", args.data.display()))?;
-    let labels = arrays
-        .iter()
-        .find(|(n, _)| *n == args.y_key)
-        .map(|(_, t)| t.to_i64())
-        .with_context(|| format!("no label array '{}' in {}", args.y_key, args.data.display()))?;
-    let scores = runner.run(&inputs)?;
+    if !arrays.iter().any(|(n, _)| *n == args.y_key) {
+        anyhow::bail!("no label array '{}' in {}", args.y_key, args.data.display());
+    }
+    let scores = runner
+        .run(&inputs)
+        .with_context(|| format!("data {}", args.data.display()))?;
     let first = scores.first().context("the model has no output")?;
     let classes = *first.shape.last().unwrap_or(&1);
+    let labels = super::labels(&arrays, &args.y_key, first.len() / classes.max(1))
+        .with_context(|| format!("data {}", args.data.display()))?
+        .unwrap_or_default();
     let accuracy = whittle::metrics::accuracy(&first.to_f32(), classes, &labels)
-        .map_err(anyhow::Error::msg)?;
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("data {}", args.data.display()))?;
     if args.json {
         out!("{}", serde_json::to_string_pretty(&accuracy)?);
         return Ok(true);

@@ -185,6 +185,26 @@ pub fn model_inputs(
     picked.iter().map(|t| scaling.apply(t)).collect()
 }
 
+/// The label array `key` of a data file, when it has one, checked to hold one label for each
+/// of the `samples` input samples.
+pub fn labels(
+    arrays: &[(String, whittle::Tensor)],
+    key: &str,
+    samples: usize,
+) -> anyhow::Result<Option<Vec<i64>>> {
+    let Some((_, t)) = arrays.iter().find(|(n, _)| n == key) else {
+        return Ok(None);
+    };
+    if t.len() != samples {
+        anyhow::bail!(
+            "{samples} samples and {} labels (array '{key}' of shape {:?})",
+            t.len(),
+            t.shape
+        );
+    }
+    Ok(Some(t.to_i64()))
+}
+
 /// Conversion of integer data files to a float model's input values.
 #[derive(clap::Args)]
 pub struct DataScaling {

@@ -32,6 +32,18 @@ fn failed_name(path: &Path) -> PathBuf {
 
 pub fn run(args: Args) -> anyhow::Result<bool> {
     let mut outcome = pipeline::run(&args.config)?;
+    let dir = args
+        .report_dir
+        .or(outcome.report_dir.clone())
+        .unwrap_or_else(|| {
+            outcome
+                .artifact_path
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("reports")
+        });
+    // The report directory first: when it cannot be made, no artifact is left behind either.
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let artifact = if outcome.report.passed {
         Some(outcome.artifact_path.clone())
     } else if args.write_failed {
@@ -48,17 +60,6 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
             .with_context(|| format!("writing {}", path.display()))?;
         outcome.report.artifact = Some(path.display().to_string());
     }
-    let dir = args
-        .report_dir
-        .or(outcome.report_dir.clone())
-        .unwrap_or_else(|| {
-            outcome
-                .artifact_path
-                .parent()
-                .unwrap_or(Path::new("."))
-                .join("reports")
-        });
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let r = &outcome.report;
     let json = serde_json::to_string_pretty(r)?;
     let summary = report::markdown(r);

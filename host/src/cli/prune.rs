@@ -76,6 +76,9 @@ fn eval_data(
     let names = whittle::compile::input_names(model);
     let picked = whittle::data::pick_inputs(&arrays, &names, args.x_key.as_deref())
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let samples = picked.first().and_then(|t| t.shape.first()).copied();
+    let labels = super::labels(&arrays, &args.y_key, samples.unwrap_or(0))
+        .with_context(|| format!("data {}", path.display()))?;
     let limit = |t: &whittle::Tensor| match args.samples {
         Some(n) => t.rows(0, n),
         None => t.clone(),
@@ -85,10 +88,7 @@ fn eval_data(
         .map(|t| args.scaling.apply(&limit(t)))
         .collect::<anyhow::Result<Vec<_>>>()
         .with_context(|| format!("data {}", path.display()))?;
-    let labels = arrays
-        .iter()
-        .find(|(n, _)| *n == args.y_key)
-        .map(|(_, t)| limit(t).to_i64());
+    let labels = labels.map(|y| y[..args.samples.unwrap_or(y.len()).min(y.len())].to_vec());
     Ok(Some(EvalData { inputs, labels }))
 }
 

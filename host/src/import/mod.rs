@@ -5,6 +5,7 @@ mod eval;
 mod infer;
 mod parse;
 pub mod shapes;
+mod usable;
 
 pub use parse::{CONSTANT_OPS, RUNTIME_OPS};
 
@@ -15,6 +16,7 @@ use crate::onnx::read::tensor_from_proto;
 use crate::tensor::{ElemType, Tensor};
 use std::collections::HashMap;
 use std::path::Path;
+use usable::{constant_inputs_usable, runtime_types};
 
 /// Options that fix what the ONNX file leaves open.
 #[derive(Debug, Clone, Default)]
@@ -312,9 +314,22 @@ fn topological_order(
                 match state[dep] {
                     0 => stack.push((dep, 0)),
                     1 => {
+                        // From `dep` up, each node on the stack reads the next one's output
+                        // and `n` reads `dep`'s: reversed, the cycle in data-flow order.
+                        let at = stack.iter().position(|&(s, _)| s == dep).unwrap_or(0);
+                        let named = |i: usize| {
+                            let node = &graph.node[i];
+                            match node.name.as_str() {
+                                "" => format!("'{}_{i}' ({})", node.op_type, node.op_type),
+                                name => format!("'{name}' ({})", node.op_type),
+                            }
+                        };
+                        let mut path: Vec<String> =
+                            stack[at..].iter().rev().map(|&(s, _)| named(s)).collect();
+                        path.push(named(n));
                         return Err(CompileError::Malformed(format!(
-                            "the graph has a cycle through node '{}' ({})",
-                            graph.node[dep].name, graph.node[dep].op_type
+                            "the graph has a cycle: {}",
+                            path.join(" -> ")
                         )));
                     }
                     _ => {}
@@ -344,94 +359,6 @@ fn constant_quant(g: &Graph, node: &Node, axis: i64) -> Option<Quant> {
         axis,
         ints: Some(ints),
     })
-}
-
-/// Whether the run-time (non-constant) tensors of `node` have element types whittle runs:
-/// float32 everywhere, int8 through Quantize/DequantizeLinear and data movement.
-fn runtime_types(g: &Graph, node: &Node) -> Result<(), String> {
-    let runtime = |ids: &[Option<ValueId>]| -> Vec<ValueId> {
-        ids.iter()
-            .flatten()
-            .copied()
-            .filter(|&i| g.values[i].konst.is_none())
-            .collect()
-    };
-    let inputs = runtime(&node.inputs);
-    let outputs = runtime(&node.outputs.iter().map(|&o| Some(o)).collect::<Vec<_>>());
-    let dtype = |i: ValueId| g.values[i].dtype;
-    let name = |i: ValueId| g.values[i].name.clone();
-    // uint8 tensors inside the model run as int8 (shifted by 128); at the model's boundary
-    // they would change the data the caller exchanges.
-    let boundary_uint8 = |i: ValueId| {
-        (g.inputs.contains(&i) || g.outputs.contains(&i)).then(|| {
-            format!("model input/output '{}' is uint8; whittle exchanges float32 or int8 at the boundary", name(i))
-        })
-    };
-    let params_constant = || -> Result<(), String> {
-        let scale = node.input(1).and_then(|s| g.konst(s));
-        let zp = node.input(2).map(|z| g.konst(z).is_some()).unwrap_or(true);
-        match scale {
-            Some(s) if zp && s.len() == 1 => Ok(()),
-            Some(_) if zp => Err("per-channel quantization of activations is not supported".into()),
-            _ => Err("scale and zero point must be constants".into()),
-        }
-    };
-    match &node.op {
-        Op::Quantize { .. } => {
-            params_constant()?;
-            match outputs.first().map(|&o| dtype(o)) {
-                Some(ElemType::I8) => Ok(()),
-                Some(ElemType::U8) => boundary_uint8(outputs[0]).map_or(Ok(()), Err),
-                Some(other) => Err(format!(
-                    "QuantizeLinear to {other} is not supported (int8 only)"
-                )),
-                None => Ok(()),
-            }
-        }
-        Op::Dequantize { .. } => {
-            params_constant()?;
-            match inputs.first().map(|&i| dtype(i)) {
-                Some(ElemType::I8) => Ok(()),
-                Some(ElemType::U8) => boundary_uint8(inputs[0]).map_or(Ok(()), Err),
-                Some(other) => Err(format!(
-                    "DequantizeLinear of {other} at run time is not supported (int8 only)"
-                )),
-                None => Ok(()),
-            }
-        }
-        op if op.constant_only() => Err(format!(
-            "{} is only supported on constant inputs (it is folded at compile time)",
-            node.op_type
-        )),
-        op => {
-            let moves_data = matches!(
-                op,
-                Op::Reshape { .. }
-                    | Op::Transpose { .. }
-                    | Op::Concat { .. }
-                    | Op::Slice { .. }
-                    | Op::Split { .. }
-                    | Op::Identity
-            );
-            let allowed = |t: ElemType| {
-                t == ElemType::F32 || (moves_data && matches!(t, ElemType::I8 | ElemType::U8))
-            };
-            match inputs.iter().chain(&outputs).find(|&&i| !allowed(dtype(i))) {
-                Some(&bad) => Err(format!(
-                    "tensor '{}' is {} at run time; {} runs on float32{}",
-                    name(bad),
-                    dtype(bad),
-                    node.op_type,
-                    if moves_data {
-                        " or int8"
-                    } else {
-                        " (int8 operators come from QuantizeLinear/DequantizeLinear pairs)"
-                    }
-                )),
-                None => Ok(()),
-            }
-        }
-    }
 }
 
 /// Largest tensor whittle handles, in elements (1 GiB of float32).
@@ -464,6 +391,10 @@ fn analyse(g: &mut Graph, unsupported: &mut Vec<Unsupported>) -> Vec<(String, St
             .any(|&i| g.values[i].shape.is_none())
         {
             blocked.push((node.name.clone(), node.op_type.clone()));
+            continue;
+        }
+        if let Err(reason) = constant_inputs_usable(g, &node) {
+            unsupported.push(report(reason));
             continue;
         }
         let inferred = match infer::infer(&node, g) {

@@ -8,9 +8,19 @@ use std::path::Path;
 /// Largest constant we accept, in elements: a hostile file cannot make us allocate more.
 pub const MAX_TENSOR_ELEMENTS: usize = 1 << 30;
 
-/// Decodes an ONNX model from bytes.
+/// Decodes an ONNX model from bytes; a model without a graph (what an empty file or one cut
+/// after its header decodes to) is an error too.
 pub fn model_from_bytes(bytes: &[u8]) -> Result<pb::ModelProto, String> {
-    pb::ModelProto::decode(bytes).map_err(|e| format!("not a valid ONNX protobuf: {e}"))
+    let len = bytes.len();
+    let model = pb::ModelProto::decode(bytes).map_err(|e| {
+        format!("not a valid ONNX protobuf ({len} bytes; truncated or not an ONNX model): {e}")
+    })?;
+    if model.graph.is_none() {
+        return Err(format!(
+            "{len} bytes hold no ONNX graph (empty, truncated or not an ONNX model)"
+        ));
+    }
+    Ok(model)
 }
 
 /// Decodes a serialized `TensorProto` (as in ONNX test data `.pb` files).
@@ -28,7 +38,9 @@ fn element_count(dims: &[i64]) -> Result<(Vec<usize>, usize), String> {
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .filter(|&n| n <= MAX_TENSOR_ELEMENTS)
-        .ok_or_else(|| format!("tensor of shape {shape:?} is too large"))?;
+        .ok_or_else(|| {
+            format!("tensor of shape {shape:?} is too large (over {MAX_TENSOR_ELEMENTS} elements)")
+        })?;
     Ok((shape, count))
 }
 
@@ -107,10 +119,8 @@ fn decode_raw(dtype: ElemType, bytes: &[u8], count: usize) -> Result<TensorData,
         ElemType::F16 | ElemType::BF16 | ElemType::I16 | ElemType::U16 => 2,
         ElemType::F64 | ElemType::I64 | ElemType::U64 => 8,
         ElemType::I8 | ElemType::U8 | ElemType::Bool => 1,
-        ElemType::Other(code) => {
-            return Err(format!(
-                "unsupported tensor element type (ONNX type {code})"
-            ));
+        ElemType::Other(_) => {
+            return Err(format!("unsupported tensor element type {dtype}"));
         }
     };
     if bytes.len() != count * width {
@@ -205,10 +215,8 @@ fn decode_typed(dtype: ElemType, t: &pb::TensorProto, count: usize) -> Result<Te
         ElemType::U32 | ElemType::U64 => {
             TensorData::Int(t.uint64_data.iter().map(|&x| x as i64).collect())
         }
-        ElemType::Other(code) => {
-            return Err(format!(
-                "unsupported tensor element type (ONNX type {code})"
-            ));
+        ElemType::Other(_) => {
+            return Err(format!("unsupported tensor element type {dtype}"));
         }
     };
     let len = match &data {

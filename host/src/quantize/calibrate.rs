@@ -22,9 +22,10 @@ pub struct Calibration {
 /// Number of samples in `inputs` for a graph whose inputs have the given shapes (leading
 /// dimension counts samples of the graph's batch).
 fn sample_count(g: &Graph, inputs: &[Tensor]) -> Result<usize, CompileError> {
+    let err = CompileError::Calibration;
     if inputs.len() != g.inputs.len() {
-        return Err(CompileError::Options(format!(
-            "calibration data has {} array(s), the model {} input(s)",
+        return Err(err(format!(
+            "{} array(s) for the model's {} input(s)",
             inputs.len(),
             g.inputs.len()
         )));
@@ -38,21 +39,41 @@ fn sample_count(g: &Graph, inputs: &[Tensor]) -> Result<usize, CompileError> {
             && per_sample > 0
             && t.len() % per_sample == 0;
         if !ok {
-            return Err(CompileError::Options(format!(
-                "calibration array of shape {:?} does not fit input '{}' of shape {want:?}",
+            return Err(err(format!(
+                "array of shape {:?} does not fit input '{}' of shape {want:?}",
                 t.shape, g.values[id].name
             )));
         }
         let n = t.len() / per_sample;
         if *count.get_or_insert(n) != n {
-            return Err(CompileError::Options(
-                "calibration arrays disagree on the number of samples".into(),
-            ));
+            return Err(err("the arrays disagree on the number of samples".into()));
         }
     }
     count
         .filter(|&n| n > 0)
-        .ok_or_else(|| CompileError::Options("the calibration data is empty".into()))
+        .ok_or_else(|| err("no samples (the arrays are empty)".into()))
+}
+
+/// The first NaN or infinity among the first `samples` samples of each input: calibrating on
+/// it would give a range of NaN or infinite width, and so a useless scale.
+fn check_finite(g: &Graph, inputs: &[Tensor], samples: usize) -> Result<(), CompileError> {
+    for (&id, t) in g.inputs.iter().zip(inputs) {
+        let Some(values) = t.as_f32() else {
+            continue; // integers are finite
+        };
+        let per_sample: usize = g.shape(id).iter().product();
+        let used = &values[..(samples * per_sample).min(values.len())];
+        if let Some(at) = used.iter().position(|v| !v.is_finite()) {
+            return Err(CompileError::Calibration(format!(
+                "sample {} of input '{}' holds {} (element {} of the sample)",
+                at / per_sample,
+                g.values[id].name,
+                used[at],
+                at % per_sample
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Runs `pass` over every sample with an observer of every operator's float output.
@@ -108,6 +129,10 @@ pub fn calibrate(
     limit: Option<usize>,
 ) -> Result<Calibration, CompileError> {
     let samples = sample_count(g, inputs)?.min(limit.unwrap_or(usize::MAX));
+    if samples == 0 {
+        return Err(CompileError::Calibration("0 samples asked for".into()));
+    }
+    check_finite(g, inputs, samples)?;
     let mut program = lower(g)?;
     reuse_in_place(&mut program);
     // Calibration needs every activation intact after its operator: no in-place reuse
