@@ -83,7 +83,9 @@ impl<'a> Model<'a> {
         let weights_end = weights_start
             .checked_add(preamble.weights_len as usize)
             .ok_or(LoadError::BadLayout)?;
-        if weights_start != header_end.next_multiple_of(WEIGHT_ALIGN) || weights_end != body.len() {
+        if header_end.checked_next_multiple_of(WEIGHT_ALIGN) != Some(weights_start)
+            || weights_end != body.len()
+        {
             return Err(LoadError::BadLayout);
         }
         let weights = &body[weights_start..weights_end];
@@ -93,9 +95,11 @@ impl<'a> Model<'a> {
             });
         }
 
-        let (header, rest) =
-            postcard::take_from_bytes::<Header<'a>>(&body[PREAMBLE_LEN..header_end])
-                .map_err(|_| LoadError::BadHeader)?;
+        let header_bytes = body
+            .get(PREAMBLE_LEN..header_end)
+            .ok_or(LoadError::BadLayout)?;
+        let (header, rest) = postcard::take_from_bytes::<Header<'a>>(header_bytes)
+            .map_err(|_| LoadError::BadHeader)?;
         if !rest.is_empty() {
             return Err(LoadError::BadHeader);
         }
