@@ -1,6 +1,7 @@
 //! Scalar reference constant padding: the specification.
 
 use crate::format::MAX_RANK;
+use crate::kernels::{chunks, copy};
 
 /// Shapes were checked by the caller: `begin[d] + in_dims[d] <= out_dims[d]`.
 pub fn pad<T: Copy>(
@@ -17,7 +18,9 @@ pub fn pad<T: Copy>(
         return;
     }
     if rank == 0 {
-        output[0] = input[0];
+        if let (Some(y), Some(&x)) = (output.first_mut(), input.first()) {
+            *y = x;
+        }
         return;
     }
     let row = in_dims[rank - 1] as usize;
@@ -29,12 +32,15 @@ pub fn pad<T: Copy>(
     }
     // Walk the input one innermost row at a time.
     let mut index = [0usize; MAX_RANK];
-    for src in input.chunks_exact(row) {
+    for src in chunks(input, row) {
         let mut at = begin[rank - 1] as usize;
         for d in 0..rank - 1 {
             at += (index[d] + begin[d] as usize) * out_strides[d];
         }
-        output[at..at + row].copy_from_slice(src);
+        let Some(dst) = output.get_mut(at..at + row) else {
+            return;
+        };
+        copy(dst, src);
         for d in (0..rank - 1).rev() {
             index[d] += 1;
             if index[d] < in_dims[d] as usize {
