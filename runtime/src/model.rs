@@ -62,10 +62,15 @@ impl<'a> Model<'a> {
         if total < PREAMBLE_LEN + digest_len + CRC_LEN {
             return Err(LoadError::BadLayout);
         }
-        let (sealed, trailer) = bytes[..total].split_at(total - CRC_LEN);
-        let (body, digest) = sealed.split_at(sealed.len() - digest_len);
+        let (sealed, trailer) = bytes
+            .get(..total)
+            .and_then(<[u8]>::split_last_chunk::<CRC_LEN>)
+            .ok_or(LoadError::BadLayout)?;
+        let (body, digest) = sealed
+            .split_at_checked(sealed.len() - digest_len)
+            .ok_or(LoadError::BadLayout)?;
         if integrity == Integrity::Check {
-            let stored = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+            let stored = u32::from_le_bytes(*trailer);
             let computed = crc32(sealed);
             if stored != computed {
                 return Err(LoadError::ChecksumMismatch { stored, computed });
