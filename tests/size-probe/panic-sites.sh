@@ -21,11 +21,36 @@ CARGO_PROFILE_RELEASE_OPT_LEVEL=$opt CARGO_PROFILE_RELEASE_DEBUG=line-tables-onl
     --manifest-path "$root/tests/size-probe/Cargo.toml" --target-dir "$dir" \
     --features "$features,panic-never" 2>"$dir.log" || { cat "$dir.log" >&2; exit 1; }
 elf=$dir/$target/release/whittle-size-probe
-# Every call or tail call to a function: "address caller callee" (mangled names).
+# Every call or tail call to a function: "address caller callee" (mangled names). A RISC-V
+# call is an `auipc` and a `jalr`/`jr` pair, which llvm-objdump leaves unresolved: its target
+# is computed here, and named by the function starting there.
 calls=$(llvm-objdump -d --no-show-raw-insn "$elf" | awk '
-    /^[0-9a-f]+ <.*>:$/ { fn = substr($2, 2, length($2) - 3) }
-    /^ +[0-9a-f]+:/ && match($0, /<[^>+ ]+>/) { addr = $1; sub(":", "", addr)
-        t = substr($0, RSTART + 1, RLENGTH - 2); if (t != fn) print addr, fn, t }')
+    function hex(s,   n, i) {
+        n = 0
+        for (i = 1; i <= length(s); i++) n = n * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+        return n
+    }
+    /^[0-9a-f]+ <[^.$].*>:$/ { start[hex($1)] = substr($2, 2, length($2) - 3) }
+    { lines[NR] = $0 }
+    END {
+        for (l = 1; l <= NR; l++) {
+            line = lines[l]; split(line, f, /[ \t,]+/)
+            if (line ~ /^[0-9a-f]+ <[^.$].*>:$/) { fn = substr(f[2], 2, length(f[2]) - 3); continue }
+            if (line !~ /^ +[0-9a-f]+:/) continue
+            addr = f[2]; sub(":", "", addr)
+            if (match(line, /<[^>+ ]+>/)) {
+                t = substr(line, RSTART + 1, RLENGTH - 2)
+                if (t != fn) print addr, fn, t
+            } else if (f[3] == "auipc") {
+                imm = f[5] + 0; if (imm >= 524288) imm -= 1048576
+                base[f[4]] = hex(addr) + imm * 4096
+            } else if ((f[3] == "jalr" || f[3] == "jr") && match(line, /-?[0-9]+\([a-z0-9]+\)/)) {
+                off = substr(line, RSTART, RLENGTH); reg = off
+                sub(/\(.*/, "", off); sub(/.*\(/, "", reg); sub(/\)/, "", reg)
+                if ((reg in base) && ((base[reg] + off) in start)) print addr, fn, start[base[reg] + off]
+            }
+        }
+    }')
 panicky='panic|_fail|div_by_zero'
 
 # Reports the calls to functions matching $1: the frames in this repository, innermost first
