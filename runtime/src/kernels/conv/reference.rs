@@ -58,8 +58,12 @@ fn convolve<T: Copy, A: Copy>(
                             let in_base =
                                 ((n * in_h + iy) * in_w + ix) * in_c + group * in_per_group;
                             let w_base = ((oc * k_h + ky) * k_w + kx) * in_per_group;
-                            let xs = input.get(in_base..in_base + in_per_group).unwrap_or(&[]);
-                            let ws = weights.get(w_base..w_base + in_per_group).unwrap_or(&[]);
+                            let (Some(xs), Some(ws)) = (
+                                input.get(in_base..in_base + in_per_group),
+                                weights.get(w_base..w_base + in_per_group),
+                            ) else {
+                                continue;
+                            };
                             for (&xv, &wv) in xs.iter().zip(ws) {
                                 acc = mac(acc, xv, wv);
                             }

@@ -113,13 +113,7 @@ impl Taps {
         k: usize,
     ) -> Self {
         // Never zero in `Dims`; a `NonZeroUsize` divides without a zero check (or a panic).
-        let Some(dilation) = NonZeroUsize::new(dilation) else {
-            return Self {
-                lo: 0,
-                hi: 0,
-                first: 0,
-            };
-        };
+        let dilation = NonZeroUsize::new(dilation).unwrap_or(NonZeroUsize::MIN);
         let div_ceil = |n: usize| n / dilation + usize::from(n % dilation != 0);
         let start = out * stride;
         let lo = if start >= pad {
