@@ -62,11 +62,10 @@ pub(crate) fn split<'x>(
     }
     let start = output.offset as usize;
     let end = start.checked_add(output.bytes as usize).ok_or(Unresolved)?;
-    if end > arena.len() {
-        return Err(Unresolved);
-    }
-    let (below, rest) = arena.split_at_mut(start);
-    let (out, above) = rest.split_at_mut(end - start);
+    let (below, rest) = arena.split_at_mut_checked(start).ok_or(Unresolved)?;
+    let (out, above) = rest
+        .split_at_mut_checked(output.bytes as usize)
+        .ok_or(Unresolved)?;
     Ok((
         Inputs {
             below,

@@ -17,14 +17,14 @@ impl<'r, 'a> Interpreter<'r, 'a> {
     /// Binds `model` to `arena`, skipping up to 15 bytes to align its start.
     pub fn new(model: &'r Model<'a>, arena: &'r mut [u8]) -> Result<Self, InvokeError> {
         let skip = align_skip(arena);
-        let needed = model.arena_bytes() + skip;
-        if arena.len() < needed {
+        let needed = model.arena_bytes().saturating_add(skip);
+        let got = arena.len();
+        let Some(arena) = arena.get_mut(skip..needed) else {
             return Err(InvokeError::ArenaTooSmall {
                 needed: u32::try_from(needed).unwrap_or(u32::MAX),
-                got: u32::try_from(arena.len()).unwrap_or(u32::MAX),
+                got: u32::try_from(got).unwrap_or(u32::MAX),
             });
-        }
-        let arena = &mut arena[skip..needed];
+        };
         Ok(Interpreter { model, arena })
     }
 

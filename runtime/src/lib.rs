@@ -5,6 +5,18 @@
 //! artifact states. [`Model::load`] checks every offset, length, shape and parameter once, so
 //! [`Interpreter::invoke`] cannot fail for a reason the load could have caught.
 //!
+//! [`Model::load`], [`Model::load_for_diagnosis`], [`Interpreter::new`],
+//! [`Interpreter::input_bytes_mut`], [`Interpreter::invoke`] and [`Interpreter::output_bytes`]
+//! cannot panic, whatever the bytes of the artifact: what is wrong is an error. This is proven
+//! at link time, not argued: the size probe firmware (`tests/size-probe`, feature
+//! `panic-never`) calls them on a model and an arena the optimizer knows nothing about, and its
+//! panic handler calls a function that is defined nowhere, so the image links only if
+//! optimization removed every path to a panic. `tests/panic_free.rs` links it for a Cortex-M4F
+//! (opt-level "z" and 3, every operator and the KWS int8 set), a Cortex-M0+ and a RISC-V core,
+//! in release builds (no overflow checks); `docs/panic-free.md` shows how to find the source
+//! line when a change breaks the proof. Explicit panics (`unwrap`, `expect`, `panic!`, ...)
+//! are denied by lints.
+//!
 //! ```no_run
 //! # fn demo(model_bytes: &[u8], window: &[f32]) -> Result<(), Box<dyn core::error::Error>> {
 //! use whittle_runtime::{AlignedArena, Interpreter, Model};
@@ -21,6 +33,18 @@
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
+// No explicit panic either (docs/panic-free.md proves there is no implicit one at link time).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::unreachable
+    )
+)]
 // A build that leaves operators out keeps their checks and helpers compiled but unused.
 #![cfg_attr(
     not(feature = "all-ops"),

@@ -62,10 +62,15 @@ impl<'a> Model<'a> {
         if total < PREAMBLE_LEN + digest_len + CRC_LEN {
             return Err(LoadError::BadLayout);
         }
-        let (sealed, trailer) = bytes[..total].split_at(total - CRC_LEN);
-        let (body, digest) = sealed.split_at(sealed.len() - digest_len);
+        let (sealed, trailer) = bytes
+            .get(..total)
+            .and_then(<[u8]>::split_last_chunk::<CRC_LEN>)
+            .ok_or(LoadError::BadLayout)?;
+        let (body, digest) = sealed
+            .split_at_checked(sealed.len() - digest_len)
+            .ok_or(LoadError::BadLayout)?;
         if integrity == Integrity::Check {
-            let stored = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+            let stored = u32::from_le_bytes(*trailer);
             let computed = crc32(sealed);
             if stored != computed {
                 return Err(LoadError::ChecksumMismatch { stored, computed });
@@ -83,7 +88,9 @@ impl<'a> Model<'a> {
         let weights_end = weights_start
             .checked_add(preamble.weights_len as usize)
             .ok_or(LoadError::BadLayout)?;
-        if weights_start != header_end.next_multiple_of(WEIGHT_ALIGN) || weights_end != body.len() {
+        if header_end.checked_next_multiple_of(WEIGHT_ALIGN) != Some(weights_start)
+            || weights_end != body.len()
+        {
             return Err(LoadError::BadLayout);
         }
         let weights = &body[weights_start..weights_end];
@@ -93,9 +100,11 @@ impl<'a> Model<'a> {
             });
         }
 
-        let (header, rest) =
-            postcard::take_from_bytes::<Header<'a>>(&body[PREAMBLE_LEN..header_end])
-                .map_err(|_| LoadError::BadHeader)?;
+        let header_bytes = body
+            .get(PREAMBLE_LEN..header_end)
+            .ok_or(LoadError::BadLayout)?;
+        let (header, rest) = postcard::take_from_bytes::<Header<'a>>(header_bytes)
+            .map_err(|_| LoadError::BadHeader)?;
         if !rest.is_empty() {
             return Err(LoadError::BadHeader);
         }

@@ -154,9 +154,10 @@ impl Shape {
 
     /// The dimensions left-padded with ones to [`MAX_RANK`] (for broadcasting kernels).
     pub fn padded(&self) -> [u32; MAX_RANK] {
-        let rank = self.rank();
         let mut out = [1u32; MAX_RANK];
-        out[MAX_RANK - rank..].copy_from_slice(self.dims());
+        for (o, &d) in out.iter_mut().rev().zip(self.dims().iter().rev()) {
+            *o = d;
+        }
         out
     }
 }

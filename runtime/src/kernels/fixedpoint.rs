@@ -34,11 +34,14 @@ pub fn quantize_multiplier(real: f64) -> (i32, i32) {
 }
 
 /// Requantizes a convolution or fully connected accumulator for output channel `channel`:
-/// rescale, add the output zero point, clamp to the activation range.
+/// rescale, add the output zero point, clamp to the activation range. A channel past the
+/// tables (never, once [`super::conv::QuantOut::fits`] held) has multiplier and shift 0.
 #[inline(always)]
 pub fn requantize(acc: i32, q: &super::conv::QuantOut<'_>, channel: usize) -> i8 {
     let c = if q.multipliers.len() == 1 { 0 } else { channel };
-    let scaled = multiply_by_quantized_multiplier(acc, q.multipliers[c], i32::from(q.shifts[c]));
+    let multiplier = q.multipliers.get(c).copied().unwrap_or(0);
+    let shift = q.shifts.get(c).copied().map_or(0, i32::from);
+    let scaled = multiply_by_quantized_multiplier(acc, multiplier, shift);
     clamp_i8(scaled.wrapping_add(q.output_zp), q.act_min, q.act_max)
 }
 

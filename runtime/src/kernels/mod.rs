@@ -51,6 +51,45 @@ pub(crate) fn expect_len(len: usize, expected: Option<usize>) -> Result<(), Leng
     }
 }
 
+/// `s` in consecutive chunks of `n` elements, a shorter remainder left out; nothing when `n`
+/// is 0. Like `chunks_exact`, without its assertion, and without the division by `n` that
+/// `zip` makes of a `chunks_exact` iterator's length: no panic is left for the optimizer to
+/// prove unreachable (docs/panic-free.md).
+pub(crate) fn chunks<T>(s: &[T], n: usize) -> impl Iterator<Item = &[T]> {
+    let mut rest = s;
+    core::iter::from_fn(move || {
+        let (chunk, tail) = rest.split_at_checked(n).filter(|_| n > 0)?;
+        rest = tail;
+        Some(chunk)
+    })
+}
+
+/// [`chunks`] of a mutable slice.
+pub(crate) fn chunks_mut<T>(s: &mut [T], n: usize) -> impl Iterator<Item = &mut [T]> {
+    let mut rest = s;
+    core::iter::from_fn(move || {
+        if n == 0 {
+            return None;
+        }
+        let (chunk, tail) = core::mem::take(&mut rest).split_at_mut_checked(n)?;
+        rest = tail;
+        Some(chunk)
+    })
+}
+
+/// Copies `from` into `to`, as many elements as the shorter holds. `copy_from_slice` asserts
+/// equal lengths in a function that opt-level "z" shares between callers rather than inlines,
+/// so the optimizer cannot remove its panic; and a copy loop does not become a `memcpy` at
+/// that level.
+#[allow(unsafe_code)]
+#[inline(always)]
+pub(crate) fn copy<T: Copy>(to: &mut [T], from: &[T]) {
+    let len = to.len().min(from.len());
+    // SAFETY: both slices hold at least `len` elements, and a mutable slice never overlaps a
+    // shared one.
+    unsafe { core::ptr::copy_nonoverlapping(from.as_ptr(), to.as_mut_ptr(), len) }
+}
+
 /// Product of `u32` factors as `usize`, `None` on overflow.
 pub(crate) fn product(factors: &[u32]) -> Option<usize> {
     factors
@@ -136,5 +175,33 @@ impl Variant {
             #[cfg(whittle_avx2)]
             Variant::Avx2 => "avx2",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{chunks, chunks_mut, copy};
+
+    #[test]
+    fn chunks_leave_out_the_remainder_and_a_zero_size() {
+        let s = [1, 2, 3, 4, 5];
+        assert!(chunks(&s, 2).eq([&[1, 2][..], &[3, 4]]));
+        assert_eq!(chunks(&s, 0).count(), 0);
+        assert_eq!(chunks(&s, 6).count(), 0);
+        let mut m = s;
+        for chunk in chunks_mut(&mut m, 3) {
+            chunk.reverse();
+        }
+        assert_eq!(m, [3, 2, 1, 4, 5]);
+        assert_eq!(chunks_mut(&mut m, 0).count(), 0);
+    }
+
+    #[test]
+    fn copy_stops_at_the_shorter_slice() {
+        let mut to = [0u16; 3];
+        copy(&mut to, &[7, 8]);
+        assert_eq!(to, [7, 8, 0]);
+        copy(&mut to, &[1, 2, 3, 4]);
+        assert_eq!(to, [1, 2, 3]);
     }
 }

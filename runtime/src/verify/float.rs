@@ -65,18 +65,19 @@ pub(super) fn dense(op: &Dense, s: &Spaces) -> Check {
     )
 }
 
-/// Equal ranks and every operand dimension equal to the output's or 1, over `dims` axes.
-pub(super) fn broadcasts(operand: &Shape, out: &Shape, axes: core::ops::Range<usize>) -> bool {
+/// Equal ranks and every operand dimension equal to the output's or 1, over the first `axes`
+/// axes (of the shapes padded to `MAX_RANK`).
+pub(super) fn broadcasts(operand: &Shape, out: &Shape, axes: usize) -> bool {
     let (p, o) = (operand.padded(), out.padded());
-    operand.rank() == out.rank() && axes.clone().all(|d| p[d] == o[d] || p[d] == 1)
+    operand.rank() == out.rank() && p.iter().zip(&o).take(axes).all(|(&p, &o)| p == o || p == 1)
 }
 
 pub(super) fn matmul(op: &MatMul, s: &Spaces) -> Check {
     let rank = op.out_shape.rank();
     ensure(rank >= 2, OpFault::BadShape)?;
-    let batch = 0..MAX_RANK - 2;
+    let batch = MAX_RANK - 2;
     ensure(
-        broadcasts(&op.a_shape, &op.out_shape, batch.clone()),
+        broadcasts(&op.a_shape, &op.out_shape, batch),
         OpFault::BadShape,
     )?;
     ensure(
@@ -108,11 +109,8 @@ pub(super) fn element_wise(
     [a, b, output]: [Buf; 3],
     [a_shape, b_shape, out_shape]: [&Shape; 3],
 ) -> Check {
-    let all = 0..MAX_RANK;
-    ensure(
-        broadcasts(a_shape, out_shape, all.clone()),
-        OpFault::BadShape,
-    )?;
+    let all = MAX_RANK;
+    ensure(broadcasts(a_shape, out_shape, all), OpFault::BadShape)?;
     ensure(broadcasts(b_shape, out_shape, all), OpFault::BadShape)?;
     s.buf(a, dtype, elements(a_shape))?;
     s.buf(b, dtype, elements(b_shape))?;

@@ -18,8 +18,6 @@ fn strides(dims: &[u32; MAX_RANK], out: &[u32; MAX_RANK]) -> [usize; MAX_RANK] {
 
 /// `output[i] = f(a[..], b[..])` over the output's index space with NumPy broadcasting.
 /// Shapes are padded to `MAX_RANK` and were checked by the caller.
-// The output is indexed (not iterated) because in-place operands read it too.
-#[allow(clippy::needless_range_loop)]
 pub fn broadcast<T: Copy>(
     dims: [&[u32; MAX_RANK]; 3],
     a: Src<'_, T>,
@@ -31,16 +29,16 @@ pub fn broadcast<T: Copy>(
     let (a_strides, b_strides) = (strides(a_dims, out_dims), strides(b_dims, out_dims));
     let mut index = [0usize; MAX_RANK];
     let (mut a_at, mut b_at) = (0usize, 0usize);
-    for o in 0..output.len() {
-        let x = match a {
-            Src::Slice(s) => s[a_at],
-            Src::Output => output[o],
+    for y in output.iter_mut() {
+        // An operand in place is the output element itself, read before it is overwritten.
+        let read = |src: &Src<'_, T>, at: usize| match src {
+            Src::Slice(s) => s.get(at).copied(),
+            Src::Output => Some(*y),
         };
-        let y = match b {
-            Src::Slice(s) => s[b_at],
-            Src::Output => output[o],
+        let (Some(u), Some(v)) = (read(&a, a_at), read(&b, b_at)) else {
+            return; // not with the lengths the caller checked
         };
-        output[o] = f(x, y);
+        *y = f(u, v);
         // Advance the multi-index, moving each operand's position along.
         for d in (0..MAX_RANK).rev() {
             index[d] += 1;

@@ -23,8 +23,15 @@ pub(crate) trait Dot {
     /// hoisting the zero point saves nothing.
     #[inline(always)]
     fn dot4_centered(x: &[i8], w: [&[i8]; 4], zp: i32) -> [i32; 4] {
-        let dots = Self::dot4(x, w);
-        [0, 1, 2, 3].map(|k| dots[k].wrapping_sub(zp.wrapping_mul(Self::sum(w[k]))))
+        let [d0, d1, d2, d3] = Self::dot4(x, w);
+        let [w0, w1, w2, w3] = w;
+        let centered = |dot: i32, row: &[i8]| dot.wrapping_sub(zp.wrapping_mul(Self::sum(row)));
+        [
+            centered(d0, w0),
+            centered(d1, w1),
+            centered(d2, w2),
+            centered(d3, w3),
+        ]
     }
 
     /// `sum w[i]`, wrapping: what the hoisted zero-point term multiplies.
@@ -37,10 +44,15 @@ pub(crate) trait Dot {
     /// `acc[k] + x[k] * w[k]` for four channels: `x` holds four int8 values (little-endian),
     /// `w` their weights as 16-bit lanes, `(w0, w2)` and `(w1, w3)` (see [`widen`]).
     #[inline(always)]
-    fn mac_lanes(acc: [i32; 4], x: u32, [even, odd]: [u32; 2]) -> [i32; 4] {
-        let xs = x.to_le_bytes().map(|b| i32::from(b as i8));
-        let ws = [even, odd, even >> 16, odd >> 16].map(|v| i32::from(v as u16 as i16));
-        [0, 1, 2, 3].map(|k| acc[k].wrapping_add(xs[k] * ws[k]))
+    fn mac_lanes([a0, a1, a2, a3]: [i32; 4], x: u32, [even, odd]: [u32; 2]) -> [i32; 4] {
+        let [x0, x1, x2, x3] = x.to_le_bytes().map(|b| i32::from(b as i8));
+        let w = |lanes: u32| i32::from(lanes as u16 as i16);
+        [
+            a0.wrapping_add(x0 * w(even)),
+            a1.wrapping_add(x1 * w(odd)),
+            a2.wrapping_add(x2 * w(even >> 16)),
+            a3.wrapping_add(x3 * w(odd >> 16)),
+        ]
     }
 
     /// [`Dot::mac_lanes`] over taps of one depthwise window that lie inside the input: tap `t`

@@ -48,7 +48,13 @@ pub fn copy_blocks(c: &BlockCopy, input: &[u8], output: &mut [u8]) -> Result<(),
     .map(|v| v as usize);
     for i in 0..c.blocks as usize {
         let (src, dst) = (src_offset + i * src_stride, dst_offset + i * dst_stride);
-        output[dst..dst + block].copy_from_slice(&input[src..src + block]);
+        let (Some(from), Some(to)) = (
+            input.get(src..src + block),
+            output.get_mut(dst..dst + block),
+        ) else {
+            return Err(LengthMismatch);
+        };
+        super::copy(to, from);
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 use crate::kernels::conv::{Dot, QuantOut};
 use crate::kernels::fixedpoint::requantize;
+use crate::kernels::{chunks, chunks_mut};
 
 /// [`super::dense_i8`] with the dot products of `D`; lengths were checked by the caller.
 pub(crate) fn dense_i8<D: Dot>(
@@ -32,10 +33,7 @@ pub(crate) fn dense_i8<D: Dot>(
         let at = o * in_features;
         weights.get(at..at + in_features).unwrap_or(&[])
     };
-    for (x, y) in input
-        .chunks_exact(in_features)
-        .zip(output.chunks_exact_mut(out_features))
-    {
+    for (x, y) in chunks(input, in_features).zip(chunks_mut(output, out_features)) {
         let mut o = 0;
         while o < out_features {
             let count = (out_features - o).min(4);

@@ -2,8 +2,9 @@
 //! give the same results (bit for bit for int8). Lengths are checked by `mod.rs`.
 
 use crate::format::Activation;
+use crate::kernels::{chunks, chunks_mut};
 
-/// Lengths were checked by the caller.
+/// Lengths were checked by the caller (a read past them would contribute nothing).
 pub fn dense_f32(
     in_features: usize,
     out_features: usize,
@@ -15,20 +16,14 @@ pub fn dense_f32(
 ) {
     if in_features == 0 {
         for (o, y) in output.iter_mut().enumerate() {
-            *y = act.apply(bias.map_or(0.0, |b| b[o % out_features.max(1)]));
+            let b = bias.and_then(|b| b.get(o % out_features.max(1)));
+            *y = act.apply(b.map_or(0.0, |&b| b));
         }
         return;
     }
-    for (x, y) in input
-        .chunks_exact(in_features)
-        .zip(output.chunks_exact_mut(out_features.max(1)))
-    {
-        for (o, (out, w)) in y
-            .iter_mut()
-            .zip(weights.chunks_exact(in_features))
-            .enumerate()
-        {
-            let mut acc = bias.map_or(0.0, |b| b[o]);
+    for (x, y) in chunks(input, in_features).zip(chunks_mut(output, out_features)) {
+        for (o, (out, w)) in y.iter_mut().zip(chunks(weights, in_features)).enumerate() {
+            let mut acc = bias.and_then(|b| b.get(o)).map_or(0.0, |&b| b);
             for (xv, wv) in x.iter().zip(w) {
                 acc += xv * wv;
             }
@@ -48,19 +43,19 @@ pub fn dense_i8(
     output: &mut [i8],
 ) {
     use crate::kernels::fixedpoint::requantize;
-    if out_features == 0 {
-        return;
-    }
-    let rows = output.len() / out_features;
-    for r in 0..rows {
-        let x = &input[r * in_features..(r + 1) * in_features];
-        for o in 0..out_features {
-            let w = &weights[o * in_features..(o + 1) * in_features];
-            let mut acc = bias.map_or(0, |b| b[o]);
+    for (r, y) in chunks_mut(output, out_features).enumerate() {
+        let x = input
+            .get(r * in_features..(r + 1) * in_features)
+            .unwrap_or(&[]);
+        for (o, out) in y.iter_mut().enumerate() {
+            let w = weights
+                .get(o * in_features..(o + 1) * in_features)
+                .unwrap_or(&[]);
+            let mut acc = bias.and_then(|b| b.get(o)).map_or(0, |&b| b);
             for (&xv, &wv) in x.iter().zip(w) {
                 acc = acc.wrapping_add((i32::from(xv) - q.input_zp) * i32::from(wv));
             }
-            output[r * out_features + o] = requantize(acc, q, o);
+            *out = requantize(acc, q, o);
         }
     }
 }

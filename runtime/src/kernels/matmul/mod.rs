@@ -24,9 +24,10 @@ pub fn matmul_f32(
     if bp[MAX_RANK - 2] != k || op[MAX_RANK - 2] != m || op[MAX_RANK - 1] != n {
         return Err(LengthMismatch);
     }
-    for d in 0..MAX_RANK - 2 {
-        let ok = |dim: u32| dim == op[d] || dim == 1;
-        if !ok(ap[d]) || !ok(bp[d]) {
+    let batch_dims = ap.iter().zip(&bp).zip(&op).take(MAX_RANK - 2);
+    for ((&a_dim, &b_dim), &out_dim) in batch_dims {
+        let ok = |dim: u32| dim == out_dim || dim == 1;
+        if !ok(a_dim) || !ok(b_dim) {
             return Err(LengthMismatch);
         }
     }

@@ -1,10 +1,12 @@
 //! Scalar reference batched matrix product: the specification.
 
 use crate::format::MAX_RANK;
+use crate::kernels::{chunks, chunks_mut};
 
 const BATCH: usize = MAX_RANK - 2;
 
-/// Shapes are padded to `MAX_RANK` and were checked by the caller.
+/// Shapes are padded to `MAX_RANK` and were checked by the caller (a read past the lengths
+/// they imply would contribute nothing).
 pub fn matmul_f32(
     a_dims: &[u32; MAX_RANK],
     b_dims: &[u32; MAX_RANK],
@@ -27,16 +29,19 @@ pub fn matmul_f32(
             a_off = a_off * a_dims[d] as usize + if a_dims[d] == 1 { 0 } else { index[d] };
             b_off = b_off * b_dims[d] as usize + if b_dims[d] == 1 { 0 } else { index[d] };
         }
-        let a_mat = &a[a_off * m * k..];
-        let b_mat = &b[b_off * k * n..];
-        let out_mat = &mut output[batch * m * n..];
-        for i in 0..m {
-            for j in 0..n {
+        let a_mat = a.get(a_off * m * k..).unwrap_or(&[]);
+        let b_mat = b.get(b_off * k * n..).unwrap_or(&[]);
+        let out_mat = output.get_mut(batch * m * n..).unwrap_or(&mut []);
+        for (i, out_row) in chunks_mut(out_mat, n).take(m).enumerate() {
+            let a_row = a_mat.get(i * k..(i + 1) * k).unwrap_or(&[]);
+            for (j, out) in out_row.iter_mut().enumerate() {
+                // Column `j` of `b`: element `j` of each of its rows of `n`.
+                let b_col = chunks(b_mat, n).filter_map(|row| row.get(j));
                 let mut acc = 0.0f32;
-                for p in 0..k {
-                    acc += a_mat[i * k + p] * b_mat[p * n + j];
+                for (&x, &w) in a_row.iter().zip(b_col) {
+                    acc += x * w;
                 }
-                out_mat[i * n + j] = acc;
+                *out = acc;
             }
         }
         for d in (0..BATCH).rev() {

@@ -1,6 +1,7 @@
 //! Scalar reference constant padding: the specification.
 
 use crate::format::MAX_RANK;
+use crate::kernels::{chunks, copy};
 
 /// Shapes were checked by the caller: `begin[d] + in_dims[d] <= out_dims[d]`.
 pub fn pad<T: Copy>(
@@ -12,35 +13,45 @@ pub fn pad<T: Copy>(
     output: &mut [T],
 ) {
     output.fill(value);
-    let rank = in_dims.len();
     if input.is_empty() {
         return;
     }
-    if rank == 0 {
-        output[0] = input[0];
-        return;
-    }
-    let row = in_dims[rank - 1] as usize;
     let mut out_strides = [0usize; MAX_RANK];
     let mut step = 1usize;
-    for d in (0..rank).rev() {
-        out_strides[d] = step;
-        step *= out_dims[d] as usize;
+    for (stride, &dim) in out_strides.iter_mut().zip(out_dims).rev() {
+        *stride = step;
+        step *= dim as usize;
     }
-    // Walk the input one innermost row at a time.
-    let mut index = [0usize; MAX_RANK];
-    for src in input.chunks_exact(row) {
-        let mut at = begin[rank - 1] as usize;
-        for d in 0..rank - 1 {
-            at += (index[d] + begin[d] as usize) * out_strides[d];
+    let (Some((&row, outer)), Some((&row_begin, outer_begin))) =
+        (in_dims.split_last(), begin.split_last())
+    else {
+        // A scalar: its one element.
+        if let (Some(y), Some(&x)) = (output.first_mut(), input.first()) {
+            *y = x;
         }
-        output[at..at + row].copy_from_slice(src);
-        for d in (0..rank - 1).rev() {
-            index[d] += 1;
-            if index[d] < in_dims[d] as usize {
+        return;
+    };
+    let row = row as usize;
+    // Walk the input one innermost row at a time; `index` is the row's position in `outer`.
+    let mut index = [0usize; MAX_RANK];
+    for src in chunks(input, row) {
+        let at = index
+            .iter()
+            .zip(outer_begin)
+            .zip(&out_strides)
+            .fold(row_begin as usize, |at, ((&i, &b), &stride)| {
+                at + (i + b as usize) * stride
+            });
+        let Some(dst) = output.get_mut(at..at + row) else {
+            return;
+        };
+        copy(dst, src);
+        for (i, &dim) in index.iter_mut().zip(outer).rev() {
+            *i += 1;
+            if *i < dim as usize {
                 break;
             }
-            index[d] = 0;
+            *i = 0;
         }
     }
 }

@@ -35,7 +35,7 @@ struct WindowStats<A> {
 }
 
 /// Visits every output of an NHWC pooling: `finish(window stats, index)` gives its value.
-/// Lengths were checked by the caller.
+/// Lengths were checked by the caller (a read past them would count as padding).
 fn pool<T: Copy, A: Copy + PartialOrd + Default>(
     g: &PoolGeometry,
     input: &[T],
@@ -50,7 +50,10 @@ fn pool<T: Copy, A: Copy + PartialOrd + Default>(
         for oy in 0..out_h {
             for ox in 0..out_w {
                 let out_base = ((n * out_h + oy) * out_w + ox) * ch;
-                for c in 0..ch {
+                let Some(pixel) = output.get_mut(out_base..out_base + ch) else {
+                    return;
+                };
+                for (c, out) in pixel.iter_mut().enumerate() {
                     let mut stats = WindowStats {
                         max: None,
                         sum: A::default(),
@@ -78,8 +81,10 @@ fn pool<T: Copy, A: Copy + PartialOrd + Default>(
                         );
                         for ix in cols {
                             stats.padded += 1;
-                            if let (Some(iy), Some(ix)) = (iy, ix) {
-                                let v = widen(input[((n * in_h + iy) * in_w + ix) * ch + c]);
+                            if let (Some(iy), Some(ix)) = (iy, ix)
+                                && let Some(&x) = input.get(((n * in_h + iy) * in_w + ix) * ch + c)
+                            {
+                                let v = widen(x);
                                 stats.max = Some(match stats.max {
                                     Some(m) if m >= v => m,
                                     _ => v,
@@ -89,7 +94,7 @@ fn pool<T: Copy, A: Copy + PartialOrd + Default>(
                             }
                         }
                     }
-                    output[out_base + c] = finish(&stats);
+                    *out = finish(&stats);
                 }
             }
         }
@@ -130,7 +135,9 @@ pub fn global_pool_f32(
         return;
     }
     for (n, out) in output.chunks_exact_mut(ch).enumerate() {
-        let plane = &input[n * spatial * ch..(n + 1) * spatial * ch];
+        let plane = input
+            .get(n * spatial * ch..(n + 1) * spatial * ch)
+            .unwrap_or(&[]);
         for (c, y) in out.iter_mut().enumerate() {
             let values = plane.iter().skip(c).step_by(ch);
             *y = match kind {
@@ -195,7 +202,9 @@ pub fn global_pool_i8(kind: PoolKind, spatial: usize, ch: usize, input: &[i8], o
         return;
     }
     for (n, out) in output.chunks_exact_mut(ch).enumerate() {
-        let plane = &input[n * spatial * ch..(n + 1) * spatial * ch];
+        let plane = input
+            .get(n * spatial * ch..(n + 1) * spatial * ch)
+            .unwrap_or(&[]);
         for (c, y) in out.iter_mut().enumerate() {
             let values = plane.iter().skip(c).step_by(ch).map(|&v| i32::from(v));
             *y = match kind {

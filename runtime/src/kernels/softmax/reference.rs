@@ -1,35 +1,39 @@
 //! Scalar reference softmax: the specification.
 
+use crate::kernels::{chunks, chunks_mut};
+
+/// Element `i` of every row of `inner` values in `block`: one vector along the axis of a
+/// `[axis][inner]` block.
+fn along<T: Copy>(block: &[T], inner: usize, i: usize) -> impl Iterator<Item = T> + '_ {
+    chunks(block, inner).filter_map(move |row| row.get(i).copied())
+}
+
+/// [`along`], the elements to write.
+fn along_mut<T>(block: &mut [T], inner: usize, i: usize) -> impl Iterator<Item = &mut T> {
+    chunks_mut(block, inner).filter_map(move |row| row.get_mut(i))
+}
+
 /// Lengths were checked by the caller.
 pub fn softmax_f32(axis: usize, inner: usize, log: bool, input: &[f32], output: &mut [f32]) {
     let block = axis * inner;
-    if block == 0 {
-        return;
-    }
-    for (x, y) in input
-        .chunks_exact(block)
-        .zip(output.chunks_exact_mut(block))
-    {
+    for (x, y) in chunks(input, block).zip(chunks_mut(output, block)) {
         for i in 0..inner {
-            let mut max = f32::NEG_INFINITY;
-            for a in 0..axis {
-                max = max.max(x[a * inner + i]);
-            }
+            let max = along(x, inner, i).fold(f32::NEG_INFINITY, f32::max);
             let mut sum = 0.0f32;
-            for a in 0..axis {
-                let e = libm::expf(x[a * inner + i] - max);
-                y[a * inner + i] = e;
+            for (v, out) in along(x, inner, i).zip(along_mut(y, inner, i)) {
+                let e = libm::expf(v - max);
+                *out = e;
                 sum += e;
             }
             if log {
                 let log_sum = libm::logf(sum);
-                for a in 0..axis {
-                    y[a * inner + i] = x[a * inner + i] - max - log_sum;
+                for (v, out) in along(x, inner, i).zip(along_mut(y, inner, i)) {
+                    *out = v - max - log_sum;
                 }
             } else {
                 let inv = 1.0 / sum;
-                for a in 0..axis {
-                    y[a * inner + i] *= inv;
+                for out in along_mut(y, inner, i) {
+                    *out *= inv;
                 }
             }
         }
@@ -47,23 +51,16 @@ pub fn softmax_i8(axis: usize, inner: usize, table: &[u16], input: &[i8], output
         }
     };
     let block = axis * inner;
-    if block == 0 {
-        return;
-    }
-    for (x, y) in input
-        .chunks_exact(block)
-        .zip(output.chunks_exact_mut(block))
-    {
+    for (x, y) in chunks(input, block).zip(chunks_mut(output, block)) {
         for i in 0..inner {
-            let max = (0..axis)
-                .map(|a| i32::from(x[a * inner + i]))
-                .max()
-                .unwrap_or(0);
-            let e = |a: usize| exp((max - i32::from(x[a * inner + i])) as usize);
-            let sum = (0..axis).fold(0u32, |s, a| s.wrapping_add(e(a))).max(1);
-            for a in 0..axis {
-                let q = (e(a) * 256 + sum / 2) / sum;
-                y[a * inner + i] = (q.min(255) as i32 - 128) as i8;
+            let max = along(x, inner, i).map(i32::from).max().unwrap_or(0);
+            let e = |v: i8| exp((max - i32::from(v)) as usize);
+            let sum = along(x, inner, i)
+                .fold(0u32, |s, v| s.wrapping_add(e(v)))
+                .max(1);
+            for (v, out) in along(x, inner, i).zip(along_mut(y, inner, i)) {
+                let q = (e(v) * 256 + sum / 2) / sum;
+                *out = (q.min(255) as i32 - 128) as i8;
             }
         }
     }

@@ -14,14 +14,18 @@ pub fn transpose<T: Copy>(dims: &[u32], perm: &[u8], input: &[T], output: &mut [
     // Output axis i walks input axis perm[i].
     let mut out_dims = [0usize; MAX_RANK];
     let mut strides = [0usize; MAX_RANK];
-    for i in 0..rank {
-        out_dims[i] = dims[usize::from(perm[i])] as usize;
-        strides[i] = in_strides[usize::from(perm[i])];
+    for ((out_dim, stride), &axis) in out_dims.iter_mut().zip(&mut strides).zip(perm) {
+        let axis = usize::from(axis);
+        *out_dim = dims.get(axis).map_or(0, |&d| d as usize);
+        *stride = in_strides.get(axis).copied().unwrap_or(0);
     }
     let mut index = [0usize; MAX_RANK];
     let mut at = 0usize;
     for y in output.iter_mut() {
-        *y = input[at];
+        let Some(&x) = input.get(at) else {
+            return; // not with the lengths the caller checked
+        };
+        *y = x;
         for d in (0..rank).rev() {
             index[d] += 1;
             at += strides[d];

@@ -3,6 +3,7 @@
 use super::super::QuantOut;
 use super::super::dot::{Dot, SortedOffsets, load4, widen};
 use super::{Dims, MAX_TAPS, Taps, offsets_of, run, store};
+use crate::kernels::chunks;
 use crate::kernels::fixedpoint::ChannelRequant;
 
 /// Depthwise (one filter per input channel): four channels at a time, their weights widened
@@ -23,8 +24,8 @@ pub(super) fn depthwise<D: Dot>(
     // Where each tap reads, relative to the window's first tap, for windows inside the input.
     let mut offsets = [0usize; MAX_TAPS];
     let offsets = offsets.get_mut(..taps).unwrap_or(&mut []);
-    for (t, offset) in offsets.iter_mut().enumerate() {
-        let (ky, kx) = (t / d.k_w, t % d.k_w);
+    let taps_yx = (0..d.k_h).flat_map(|ky| (0..d.k_w).map(move |kx| (ky, kx)));
+    for (offset, (ky, kx)) in offsets.iter_mut().zip(taps_yx) {
         *offset = (ky * d.d_h * d.in_w + kx * d.d_w) * d.in_c;
     }
     // Sorted whenever the window fits in the input, as it does for the windows read at once.
@@ -51,7 +52,7 @@ pub(super) fn depthwise<D: Dot>(
                     } else {
                         // Taps in the padding read the zero point.
                         let mut acc = start;
-                        for (ky, row) in lanes.chunks_exact(d.k_w).enumerate() {
+                        for (ky, row) in chunks(lanes, d.k_w).enumerate() {
                             for (kx, &w) in row.iter().enumerate() {
                                 let inside =
                                     (ys.lo..ys.hi).contains(&ky) && (xs.lo..xs.hi).contains(&kx);

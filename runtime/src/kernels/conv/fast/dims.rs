@@ -1,6 +1,7 @@
 //! The geometry as the optimized loops use it, and the in-bounds taps of a window.
 
 use crate::format::ConvGeometry;
+use core::num::{NonZeroU32, NonZeroUsize};
 
 /// The geometry as `usize`, every divisor non-zero.
 pub(in crate::kernels::conv) struct Dims {
@@ -42,7 +43,8 @@ impl Dims {
         if nonzero.contains(&0) {
             return None;
         }
-        let (in_per_group, out_per_group) = (u(g.in_c / g.groups), u(g.out_c / g.groups));
+        let groups = NonZeroU32::new(g.groups)?;
+        let (in_per_group, out_per_group) = (u(g.in_c / groups), u(g.out_c / groups));
         if in_per_group == 0 || out_per_group == 0 {
             return None;
         }
@@ -110,23 +112,26 @@ impl Taps {
         len: usize,
         k: usize,
     ) -> Self {
+        // Never zero in `Dims`; a `NonZeroUsize` divides without a zero check (or a panic).
+        let dilation = NonZeroUsize::new(dilation).unwrap_or(NonZeroUsize::MIN);
+        let div_ceil = |n: usize| n / dilation + usize::from(n % dilation != 0);
         let start = out * stride;
         let lo = if start >= pad {
             0
         } else {
-            (pad - start).div_ceil(dilation)
+            div_ceil(pad - start)
         };
         let end = pad + len;
         let hi = if start >= end {
             0
         } else {
-            (end - start).div_ceil(dilation).min(k)
+            div_ceil(end - start).min(k)
         };
         let lo = lo.min(hi);
         Self {
             lo,
             hi,
-            first: (start + lo * dilation).wrapping_sub(pad),
+            first: (start + lo * dilation.get()).wrapping_sub(pad),
         }
     }
 }

@@ -104,9 +104,22 @@ fn offsets_of<D: Dot>(
     channels: [usize; 4],
     filters: [&[i8]; 4],
 ) -> [i32; 4] {
-    [0, 1, 2, 3].map(|k| {
-        bias_of(bias, channels[k]).wrapping_sub(q.input_zp.wrapping_mul(D::sum(filters[k])))
-    })
+    let mut offsets = [0; 4];
+    for ((offset, &c), filter) in offsets.iter_mut().zip(&channels).zip(filters) {
+        *offset = bias_of(bias, c).wrapping_sub(q.input_zp.wrapping_mul(D::sum(filter)));
+    }
+    offsets
+}
+
+/// `a + b`, lane by lane, wrapping.
+#[inline(always)]
+fn add4([a0, a1, a2, a3]: [i32; 4], [b0, b1, b2, b3]: [i32; 4]) -> [i32; 4] {
+    [
+        a0.wrapping_add(b0),
+        a1.wrapping_add(b1),
+        a2.wrapping_add(b2),
+        a3.wrapping_add(b3),
+    ]
 }
 
 /// Writes `count` requantized accumulators to `out` from `at`.

@@ -2,8 +2,9 @@
 
 use super::super::QuantOut;
 use super::super::dot::Dot;
-use super::{Dims, offsets_of, run, store};
+use super::{Dims, add4, offsets_of, run, store};
 use crate::kernels::fixedpoint::ChannelRequant;
+use crate::kernels::{chunks, chunks_mut};
 
 /// 1x1 stride 1: four filters at a time, prepared once, against every pixel.
 pub(super) fn pointwise<D: Dot>(
@@ -22,12 +23,10 @@ pub(super) fn pointwise<D: Dot>(
         let start = offsets_of::<D>(q, bias, channels, filters);
         let requants = channels.map(|c| ChannelRequant::new(q, c));
         let rows = D::prepare(filters, &mut scratch);
-        let pixels = input
-            .chunks_exact(d.in_c)
-            .zip(output.chunks_exact_mut(d.out_c));
+        let pixels = chunks(input, d.in_c).zip(chunks_mut(output, d.out_c));
         for (x, y) in pixels {
             let dots = D::dot4_prepared(x, &rows);
-            let acc = [0, 1, 2, 3].map(|k| start[k].wrapping_add(dots[k]));
+            let acc = add4(start, dots);
             store(y, first, count, acc, &requants[..count]);
         }
     }

@@ -2,8 +2,10 @@
 
 use super::super::QuantOut;
 use super::super::dot::Dot;
-use super::{BLOCK, COLUMN, Dims, Taps, bias_of, filter_sums, finish, run, store};
+use super::{BLOCK, COLUMN, Dims, Taps, add4, bias_of, filter_sums, finish, run, store};
+use crate::kernels::chunks_mut;
 use crate::kernels::fixedpoint::ChannelRequant;
+use core::num::NonZeroUsize;
 
 /// Any geometry whose filter fits [`COLUMN`]: each pixel's window (of one group) gathered
 /// into a contiguous column, the padding as the zero point, then four filters per pass.
@@ -17,6 +19,9 @@ pub(super) fn gathered<D: Dot>(
     output: &mut [i8],
 ) {
     let filter = d.filter_len();
+    let Some(out_per_group) = NonZeroUsize::new(d.out_per_group) else {
+        return; // never: `Dims` has whole, non-empty groups
+    };
     let mut column = [0i8; COLUMN];
     let column = column.get_mut(..filter).unwrap_or(&mut []);
     for block in (0..d.out_c).step_by(BLOCK) {
@@ -37,7 +42,7 @@ pub(super) fn gathered<D: Dot>(
                     let mut gathered_group = None;
                     let mut first = block;
                     while first < block_end {
-                        let group = first / d.out_per_group;
+                        let group = first / out_per_group;
                         let group_end = (group + 1) * d.out_per_group;
                         let count = block_end.min(group_end).min(first + 4) - first;
                         if gathered_group != Some(group) {
@@ -48,8 +53,8 @@ pub(super) fn gathered<D: Dot>(
                         let channels = [0, 1, 2, 3].map(|k| first + k.min(count - 1));
                         let filters = channels.map(|c| run(weights, c * filter, filter));
                         let dots = D::dot4(column, filters);
-                        let start = |k: usize| starts.get(first - block + k).copied();
-                        let acc = [0, 1, 2, 3].map(|k| start(k).unwrap_or(0).wrapping_add(dots[k]));
+                        let start = |k: usize| starts.get(first - block + k).copied().unwrap_or(0);
+                        let acc = add4([0, 1, 2, 3].map(start), dots);
                         let requants = requants.get(first - block..).unwrap_or(&[]);
                         store(
                             output,
@@ -76,6 +81,9 @@ pub(super) fn general<D: Dot>(
     bias: Option<&[i32]>,
     output: &mut [i8],
 ) {
+    let Some(out_per_group) = NonZeroUsize::new(d.out_per_group) else {
+        return; // never: `Dims` has whole, non-empty groups
+    };
     let mut sums = [0i32; BLOCK];
     for first in (0..d.out_c).step_by(BLOCK) {
         let block = (d.out_c - first).min(BLOCK);
@@ -89,19 +97,20 @@ pub(super) fn general<D: Dot>(
                     let out_at = ((n * d.out_h + oy) * d.out_w + ox) * d.out_c;
                     let mut c = first;
                     while c < first + block {
-                        let group_end = (c / d.out_per_group + 1) * d.out_per_group;
+                        let group_end = (c / out_per_group + 1) * d.out_per_group;
                         let count = (first + block).min(group_end).min(c + 4) - c;
                         let channels = [0, 1, 2, 3].map(|i| c + i.min(count - 1));
                         let window = Window { d, n, ys, xs };
                         let (dots, partial) = window.dots::<D>(input, weights, channels, !inside);
-                        for i in 0..count {
+                        let results = dots.into_iter().zip(partial).enumerate().take(count);
+                        for (i, (dot, partial)) in results {
                             let weight_sum = if inside {
-                                sums[c + i - first]
+                                sums.get(c + i - first).copied().unwrap_or(0)
                             } else {
-                                partial[i]
+                                partial
                             };
                             if let Some(y) = output.get_mut(out_at + c + i) {
-                                *y = finish(q, bias, c + i, dots[i], weight_sum);
+                                *y = finish(q, bias, c + i, dot, weight_sum);
                             }
                         }
                         c += count;
@@ -132,13 +141,13 @@ impl Window<'_> {
     ) {
         let Self { d, n, ys, xs } = *self;
         let ipg = d.in_per_group;
-        for (ky, row) in column.chunks_exact_mut(d.k_w * ipg).enumerate() {
+        for (ky, row) in chunks_mut(column, d.k_w * ipg).enumerate() {
             if !(ys.lo..ys.hi).contains(&ky) {
                 row.fill(zp);
                 continue;
             }
             let iy_row = (n * d.in_h + ys.first + (ky - ys.lo) * d.d_h) * d.in_w;
-            for (kx, cell) in row.chunks_exact_mut(ipg).enumerate() {
+            for (kx, cell) in chunks_mut(row, ipg).enumerate() {
                 if (xs.lo..xs.hi).contains(&kx) {
                     let ix = xs.first + (kx - xs.lo) * d.d_w;
                     let at = (iy_row + ix) * d.in_c + group * ipg;
