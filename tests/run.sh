@@ -36,6 +36,13 @@ done
 echo "== whittle-runtime with only the int8 KWS operators refuses a float model by name"
 cargo test --quiet -p whittle-runtime --no-default-features --features "$kws_features" --test opset
 
+echo "== whittle-runtime under Miri: undefined behaviour in the unsafe code (tests/miri.sh full: every kernel variant)"
+if rustup run nightly rustc --version >/dev/null 2>&1; then
+    tests/miri.sh quick
+else
+    echo "   skipped: no nightly toolchain (rustup toolchain install nightly)"
+fi
+
 echo "== tests"
 cargo test --workspace --no-fail-fast
 
