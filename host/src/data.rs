@@ -205,7 +205,7 @@ fn npz_arrays(
         let (declared, compressed) = (entry.size(), entry.compressed_size());
         if declared > compressed.saturating_mul(MAX_DEFLATE_RATIO) {
             return Err(format_err(
-                &shown,
+                shown,
                 format!(
                     "array '{name}': the archive claims {declared} bytes uncompressed from {compressed} compressed bytes, more than {MAX_DEFLATE_RATIO} times as many"
                 ),

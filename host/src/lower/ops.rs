@@ -436,7 +436,10 @@ fn matmul(l: &mut Lowerer<'_>, node: &Node) -> Result<(), CompileError> {
     };
     pad(&mut a_dims);
     pad(&mut b_dims);
-    let mut o_dims: Vec<usize> = (0..rank - 2).map(|i| a_dims[i].max(b_dims[i])).collect();
+    // NumPy broadcasting (checked at import): a 1 takes the other operand's dimension, even 0.
+    let mut o_dims: Vec<usize> = (0..rank - 2)
+        .map(|i| if a_dims[i] == 1 { b_dims[i] } else { a_dims[i] })
+        .collect();
     o_dims.extend([a_dims[rank - 2], b_dims[rank - 1]]);
     let y = l.fresh(&out_shape, identity(out_shape.len()));
     let op = OpKind::MatMul(MatMul {
