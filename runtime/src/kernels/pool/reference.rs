@@ -1,28 +1,58 @@
 //! Scalar reference pooling: the specification.
 
 use crate::format::{PoolGeometry, PoolKind};
+use core::num::NonZeroUsize;
 
-/// Input rows (or columns) a window covers: the valid index range within the input and the
-/// number of positions inside the padded extent.
-fn window(
-    out: usize,
-    stride: usize,
+/// The taps of one window along one axis: `counted` of them lie inside the padded extent
+/// (those past it, in ceil mode, do not count at all), and the taps in `valid` read the input,
+/// at index `start + tap * dilation - pad_begin`. Computed rather than visited one by one, so a
+/// huge kernel over mostly padding costs no more than the input it covers.
+struct Taps {
+    counted: usize,
+    valid: core::ops::Range<usize>,
+    start: usize,
     dilation: usize,
-    kernel: usize,
     pad_begin: usize,
-    size: usize,
-    pad_end: usize,
-) -> impl Iterator<Item = Option<usize>> {
-    (0..kernel).filter_map(move |k| {
-        let pos = out * stride + k * dilation; // in padded coordinates
-        if pos >= pad_begin + size + pad_end {
-            None // beyond the padded input (ceil mode): not counted at all
-        } else if pos < pad_begin || pos - pad_begin >= size {
-            Some(None) // padding: counted only with count_include_pad
-        } else {
-            Some(Some(pos - pad_begin))
+}
+
+impl Taps {
+    fn new(
+        out: usize,
+        stride: usize,
+        dilation: usize,
+        kernel: usize,
+        [pad_begin, size, pad_end]: [usize; 3],
+    ) -> Taps {
+        let start = out * stride; // in padded coordinates
+        let Some(step) = NonZeroUsize::new(dilation) else {
+            return Taps {
+                counted: 0,
+                valid: 0..0,
+                start,
+                dilation,
+                pad_begin,
+            };
+        };
+        // How many taps lie below `bound`: ceil((bound - start) / dilation), at most `kernel`.
+        let below = |bound: usize| {
+            let span = bound.saturating_sub(start);
+            (span / step + usize::from(span % step != 0)).min(kernel)
+        };
+        Taps {
+            counted: below(pad_begin + size + pad_end),
+            valid: below(pad_begin)..below(pad_begin + size),
+            start,
+            dilation,
+            pad_begin,
         }
-    })
+    }
+
+    /// Input indices of the taps that read the input, in order.
+    fn indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.valid
+            .clone()
+            .map(|tap| self.start + tap * self.dilation - self.pad_begin)
+    }
 }
 
 /// What a window holds: the largest and the sum of its in-bounds values, and how many positions
@@ -53,37 +83,31 @@ fn pool<T: Copy, A: Copy + PartialOrd + Default>(
                 let Some(pixel) = output.get_mut(out_base..out_base + ch) else {
                     return;
                 };
+                let rows = Taps::new(
+                    oy,
+                    g.stride_h as usize,
+                    g.dilation_h as usize,
+                    g.kernel_h as usize,
+                    [g.pad_top as usize, in_h, g.pad_bottom as usize],
+                );
+                let cols = Taps::new(
+                    ox,
+                    g.stride_w as usize,
+                    g.dilation_w as usize,
+                    g.kernel_w as usize,
+                    [g.pad_left as usize, in_w, g.pad_right as usize],
+                );
                 for (c, out) in pixel.iter_mut().enumerate() {
                     let mut stats = WindowStats {
                         max: None,
                         sum: A::default(),
                         valid: 0,
-                        padded: 0,
+                        // Wraps like a tap-by-tap count would.
+                        padded: rows.counted.wrapping_mul(cols.counted) as u32,
                     };
-                    let rows = window(
-                        oy,
-                        g.stride_h as usize,
-                        g.dilation_h as usize,
-                        g.kernel_h as usize,
-                        g.pad_top as usize,
-                        in_h,
-                        g.pad_bottom as usize,
-                    );
-                    for iy in rows {
-                        let cols = window(
-                            ox,
-                            g.stride_w as usize,
-                            g.dilation_w as usize,
-                            g.kernel_w as usize,
-                            g.pad_left as usize,
-                            in_w,
-                            g.pad_right as usize,
-                        );
-                        for ix in cols {
-                            stats.padded += 1;
-                            if let (Some(iy), Some(ix)) = (iy, ix)
-                                && let Some(&x) = input.get(((n * in_h + iy) * in_w + ix) * ch + c)
-                            {
+                    for iy in rows.indices() {
+                        for ix in cols.indices() {
+                            if let Some(&x) = input.get(((n * in_h + iy) * in_w + ix) * ch + c) {
                                 let v = widen(x);
                                 stats.max = Some(match stats.max {
                                     Some(m) if m >= v => m,
