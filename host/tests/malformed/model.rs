@@ -231,15 +231,10 @@ fn weights_over_the_flash_budget_are_refused_with_the_excess() {
     g.output(&y, &[1, 300]);
     let model = sb.model("wide.onnx", g);
     let out = sb.path("out.wtl");
-    let args = [
-        "compile",
-        s(&model),
-        "-o",
-        s(&out),
-        "--target",
-        "cortex-m0plus",
-    ];
-    let err = sb.refuse(&args, &["cortex-m0plus", "flash", "more than the 262144"]);
+    let err = sb.refuse(
+        &for_m0plus(&model, &out),
+        &["cortex-m0plus", "flash", "more than the 262144"],
+    );
     assert_excess(&err, 262_144);
 
     // An arena of 2 x 40,000 bytes against its 32 KiB of RAM.
@@ -249,16 +244,23 @@ fn weights_over_the_flash_budget_are_refused_with_the_excess() {
     let z = g.node("Sigmoid", &[&y], vec![]);
     g.output(&z, &[1, 10_000]);
     let model = sb.model("tall.onnx", g);
-    let args = [
+    let err = sb.refuse(
+        &for_m0plus(&model, &out),
+        &["cortex-m0plus", "arena", "more than the 32768"],
+    );
+    assert_excess(&err, 32_768);
+}
+
+/// `compile MODEL -o OUT --target cortex-m0plus`.
+fn for_m0plus<'a>(model: &'a std::path::Path, out: &'a std::path::Path) -> [&'a str; 6] {
+    [
         "compile",
-        s(&model),
+        s(model),
         "-o",
-        s(&out),
+        s(out),
         "--target",
         "cortex-m0plus",
-    ];
-    let err = sb.refuse(&args, &["cortex-m0plus", "arena", "more than the 32768"]);
-    assert_excess(&err, 32_768);
+    ]
 }
 
 /// That a budget error `... N <what> bytes, E more than the B available` states the excess
