@@ -45,14 +45,19 @@ fn refuse_compile(sb: &Sandbox, model: &std::path::Path, words: &[&str]) -> Stri
     err
 }
 
+/// `compile` and `check` both refuse `model` with these words.
+fn refuse_compile_and_check(sb: &Sandbox, model: &std::path::Path, words: &[&str]) {
+    refuse_compile(sb, model, words);
+    sb.refuse(&["check", s(model)], words);
+}
+
 #[test]
 fn truncated_onnx_is_refused_by_compile_and_check() {
     let sb = Sandbox::new();
     let bytes = std::fs::read(example().join("gesture.onnx")).unwrap();
     for len in [0, 7, 100, bytes.len() / 2, bytes.len() - 1] {
         let model = sb.file("cut.onnx", &bytes[..len]);
-        refuse_compile(&sb, &model, &["cut.onnx"]);
-        sb.refuse(&["check", s(&model)], &["cut.onnx"]);
+        refuse_compile_and_check(&sb, &model, &["cut.onnx"]);
     }
     // A cut in the middle of a weight is named as such.
     let model = sb.file("cut.onnx", &bytes[..bytes.len() / 2]);
@@ -82,8 +87,7 @@ fn unsupported_element_types_name_the_input_or_weight() {
     w.data_type = 14;
     w.raw_data = vec![0; 4 * 2 * 3 * 3 * 8];
     let model = sb.proto("complex.onnx", &m);
-    refuse_compile(&sb, &model, &["'w'", "complex64"]);
-    sb.refuse(&["check", s(&model)], &["'w'", "complex64"]);
+    refuse_compile_and_check(&sb, &model, &["'w'", "complex64"]);
 }
 
 #[test]
@@ -110,8 +114,7 @@ fn a_huge_dimension_is_refused_before_allocating() {
     let y = g.node("Relu", &[&x], vec![]);
     g.output(&y, &[1, big, big, 1]);
     let model = sb.model("huge.onnx", g);
-    refuse_compile(&sb, &model, &["'image'", "2147483648"]);
-    sb.refuse(&["check", s(&model)], &["'image'", "2147483648"]);
+    refuse_compile_and_check(&sb, &model, &["'image'", "2147483648"]);
 
     // Weights that claim 2^40 elements and hold 48 bytes.
     let mut m = dense_with(ramp(vec![4, 3]), ramp(vec![3])).build();
@@ -170,8 +173,7 @@ fn a_missing_initializer_names_the_node_and_the_value() {
     let y = g.node("Gemm", &[&x, "w_missing", &b], vec![]);
     g.output(&y, &[1, 3]);
     let model = sb.model("missing.onnx", g);
-    refuse_compile(&sb, &model, &["'w_missing'", "gemm_0"]);
-    sb.refuse(&["check", s(&model)], &["'w_missing'", "gemm_0"]);
+    refuse_compile_and_check(&sb, &model, &["'w_missing'", "gemm_0"]);
 }
 
 #[test]
@@ -198,8 +200,7 @@ fn unknown_operators_and_custom_domains_are_named() {
         version: 1,
     });
     let model = sb.proto("custom.onnx", &m);
-    refuse_compile(&sb, &model, &["relu_0", "com.acme"]);
-    sb.refuse(&["check", s(&model)], &["relu_0", "com.acme"]);
+    refuse_compile_and_check(&sb, &model, &["relu_0", "com.acme"]);
 }
 
 #[test]
