@@ -7,7 +7,7 @@ use whittle_runtime::LoadError;
 pub enum ExportError {
     /// The bytes are not a valid artifact.
     #[error("not a valid artifact: {0}")]
-    Load(#[from] LoadError),
+    Load(LoadError),
     /// An operator cannot be written as ONNX without changing what it computes.
     #[error("op {index} ({op}): {reason}")]
     Unsupported {
@@ -53,4 +53,12 @@ pub enum ExportError {
         /// Its shape.
         shape: Vec<u32>,
     },
+}
+
+// By hand rather than `#[from]`: the message already holds the load error, and as a source it
+// would be printed twice in an error chain.
+impl From<LoadError> for ExportError {
+    fn from(e: LoadError) -> Self {
+        ExportError::Load(e)
+    }
 }
