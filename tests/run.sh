@@ -17,6 +17,10 @@ tests/conformance/fetch-onnx-tests.sh
 echo "== emulators and cross tools (QEMU, aarch64-linux-gnu-gcc)"
 tests/setup-emulators.sh
 
+echo "== ONNX Runtime for the exported-model tests (onnxruntime and numpy from PyPI, venv in .cache/)"
+WHITTLE_ORT_PYTHON=$(tests/setup-onnxruntime.sh | tail -n 1)
+export WHITTLE_ORT_PYTHON WHITTLE_REQUIRE_ORT=1
+
 echo "== headless browser for the pipeline's HTML report (chromium, Debian package)"
 if ! command -v chromium >/dev/null; then
     install=(apt-get install -y -qq --no-install-recommends chromium)

@@ -16,6 +16,7 @@ pub mod digest;
 pub mod distill;
 pub mod emit;
 pub mod error;
+pub mod export;
 pub mod image;
 pub mod import;
 pub mod inspect;

@@ -15,6 +15,7 @@ mod compile;
 mod distill;
 mod emit;
 mod eval;
+mod export;
 mod inspect;
 mod pipeline;
 mod prune;
@@ -53,6 +54,10 @@ enum Command {
     Emit(emit::Args),
     /// Accuracy of an artifact on labelled data: top-1, top-5, per class.
     Eval(eval::Args),
+    /// Write an artifact back out as an ONNX model (int8 operators in QDQ form) that other
+    /// runtimes run.
+    #[command(name = "export-onnx")]
+    ExportOnnx(export::Args),
     /// Show what an artifact holds: ops, tensors, sizes, memory plan.
     Inspect(inspect::Args),
     /// Make an Ed25519 key pair for signing bundles.
@@ -96,6 +101,7 @@ pub fn main() -> ExitCode {
         Command::Distill(a) => distill::run(a),
         Command::Emit(a) => emit::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::ExportOnnx(a) => export::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Keygen(a) => bundle::keygen(a),
         Command::Pipeline(a) => pipeline::run(a),

@@ -102,6 +102,7 @@ pub struct GraphBuilder {
     graph: pb::GraphProto,
     opset: i64,
     next_id: usize,
+    prefix: String,
 }
 
 impl GraphBuilder {
@@ -114,7 +115,15 @@ impl GraphBuilder {
             },
             opset,
             next_id: 0,
+            prefix: String::new(),
         }
+    }
+
+    /// Starts every generated node and value name with `prefix`, so that they cannot collide
+    /// with names taken from elsewhere (an exported model's inputs and outputs).
+    pub fn with_prefix(mut self, prefix: &str) -> Self {
+        self.prefix = prefix.to_string();
+        self
     }
 
     /// Declares a float32 graph input; negative dimensions are dynamic.
@@ -149,7 +158,7 @@ impl GraphBuilder {
     ) -> Vec<String> {
         let id = self.next_id;
         self.next_id += 1;
-        let name = format!("{}_{id}", op_type.to_lowercase());
+        let name = format!("{}{}_{id}", self.prefix, op_type.to_lowercase());
         let output: Vec<String> = (0..outputs)
             .map(|i| {
                 if outputs == 1 {
@@ -172,9 +181,26 @@ impl GraphBuilder {
 
     /// Declares `name` a float32 graph output with the given dimensions.
     pub fn output(&mut self, name: &str, dims: &[i64]) {
-        self.graph
-            .output
-            .push(value_info(name, ElemType::F32, dims));
+        self.typed_output(name, ElemType::F32, dims);
+    }
+
+    /// Declares `name` a graph output of any element type.
+    pub fn typed_output(&mut self, name: &str, dtype: ElemType, dims: &[i64]) {
+        self.graph.output.push(value_info(name, dtype, dims));
+    }
+
+    /// Adds an `Identity` node whose output is called `name` (a graph output keeps the name
+    /// of the value it stands for).
+    pub fn identity_as(&mut self, input: &str, name: &str) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.graph.node.push(pb::NodeProto {
+            input: vec![input.to_string()],
+            output: vec![name.to_string()],
+            name: format!("{}identity_{id}", self.prefix),
+            op_type: "Identity".into(),
+            ..Default::default()
+        });
     }
 
     /// The finished model.
