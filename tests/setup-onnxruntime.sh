@@ -16,6 +16,12 @@ if [[ -x $venv/bin/python && -f $stamp && $(cat "$stamp") == "$want" ]] \
     exit 0
 fi
 echo "setup-onnxruntime: installing $want into $venv" >&2
+# Debian ships venv's pip bootstrap in its own package.
+if ! python3 -c 'import ensurepip' 2>/dev/null; then
+    install=(apt-get install -y -qq --no-install-recommends python3-venv)
+    [ "$(id -u)" -eq 0 ] || install=(sudo "${install[@]}")
+    "${install[@]}" >/dev/null || { apt-get update -qq && "${install[@]}" >/dev/null; }
+fi
 python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check "${pip_pins[@]}"
 echo "$want" >"$stamp"
