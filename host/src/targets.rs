@@ -26,6 +26,14 @@ pub struct Target {
     pub alignment: u32,
     /// Weight layout the target's kernels read.
     pub weight_layout: String,
+    /// Output channels the target's int8 kernels compute together: a layer with a multiple of
+    /// this many runs no remainder loop, so pruning keeps channel counts to multiples of it.
+    #[serde(default = "one")]
+    pub channel_multiple: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 const BUILT_IN: &[&str] = &[
@@ -51,6 +59,9 @@ impl Target {
                 "weight_layout '{}' is not supported (only 'reference')",
                 t.weight_layout
             ));
+        }
+        if t.channel_multiple == 0 {
+            return Err("channel_multiple must be at least 1".into());
         }
         Ok(t)
     }
@@ -111,6 +122,18 @@ mod tests {
             err.contains("cortex-m4f") && err.contains("cortex-m99"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn channel_multiples_follow_the_kernels() {
+        let multiple = |name: &str| Target::resolve(name).unwrap().channel_multiple;
+        assert_eq!(multiple("generic"), 1);
+        assert_eq!(multiple("cortex-m4f"), 4);
+        assert_eq!(multiple("x86_64-avx2"), 8);
+        let base = "name='x'\ndescription=''\ntriple=''\nisa=''\nfeatures=[]\nalignment=4\nweight_layout='reference'\n";
+        assert_eq!(Target::from_toml(base).unwrap().channel_multiple, 1);
+        let err = Target::from_toml(&format!("{base}channel_multiple=0")).unwrap_err();
+        assert!(err.contains("channel_multiple"), "{err}");
     }
 
     #[test]

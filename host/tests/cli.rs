@@ -224,6 +224,13 @@ fn targets_are_listed() {
     ] {
         assert!(text(&out).contains(name), "{name} missing");
     }
+    // Each profile's channel multiple is listed.
+    let avx2 = text(&out)
+        .lines()
+        .find(|l| l.starts_with("x86_64-avx2"))
+        .map(str::to_string)
+        .unwrap_or_default();
+    assert!(avx2.contains(" x8 "), "{avx2}");
 }
 
 fn gesture(file: &str) -> String {

@@ -33,10 +33,10 @@ pub struct Args {
     /// Rank channels over all groups at once instead of removing the same share per group.
     #[arg(long)]
     global: bool,
-    /// Every pruned group keeps a multiple of N channels (the width the kernels process at
-    /// once). Target profiles do not state a SIMD width, so the default is 1.
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    round_to: usize,
+    /// Every pruned group keeps a multiple of N channels (the filters the kernels compute at
+    /// once). Default: the --target profile's channel multiple (`whittle targets`).
+    #[arg(long, value_name = "N")]
+    round_to: Option<usize>,
     /// Data (.npz) to measure on: top-1 against labels, or agreement with the unpruned model
     /// when it has none; with --criterion taylor also the samples the gradients are taken on.
     #[arg(long, value_name = "FILE")]
@@ -129,6 +129,14 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     if args.samples == Some(0) {
         bail!("--samples must be at least 1");
     }
+    let round_to = match args.round_to {
+        Some(n) => n,
+        None => {
+            whittle::targets::Target::resolve(&args.model.target)
+                .map_err(anyhow::Error::msg)?
+                .channel_multiple as usize
+        }
+    };
     let ratios = if args.sensitivity_ratios.is_empty() {
         DEFAULT_RATIOS.to_vec()
     } else {
@@ -177,7 +185,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
             args.criterion,
             evaluator,
             &ratios,
-            args.round_to,
+            round_to,
             || bar.inc(1),
         )?;
         bar.finish_and_clear();
@@ -210,7 +218,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     let (pruned, ratios) = match (&report, args.by_sensitivity) {
         (Some(report), true) => {
             let (ratios, selection) =
-                analysis.select_by_sensitivity(&scores, report, amount, args.round_to)?;
+                analysis.select_by_sensitivity(&scores, report, amount, round_to)?;
             (analysis.pruned(selection, None)?, Some(ratios))
         }
         _ => {
@@ -222,7 +230,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
                 } else {
                     Scope::PerGroup
                 },
-                round_to: args.round_to,
+                round_to,
             };
             (analysis.prune_with(&scores, &options)?, None)
         }

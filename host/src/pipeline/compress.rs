@@ -46,11 +46,14 @@ impl Compressed {
 }
 
 /// Runs the `[prune]` and `[distill]` stages the file configures; `None` when neither is.
+/// Pruned channel counts are multiples of `channel_multiple` (the target's) unless the file
+/// says otherwise.
 pub fn compress(
     cfg: &PipelineConfig,
     model: &pb::ModelProto,
     import: &ImportOptions,
     train: &Dataset,
+    channel_multiple: u32,
 ) -> Result<Option<Compressed>, PipelineError> {
     let dir = cfg.model.path.parent();
     let mut steps = Vec::new();
@@ -58,7 +61,7 @@ pub fn compress(
     let macs_before = analysis.baseline_macs();
     let mut macs_after = macs_before;
     if let Some(p) = &cfg.prune {
-        let options = prune_options(p)?;
+        let options = prune_options(p, channel_multiple)?;
         // Taylor importance is measured on the calibration data (its first 256 samples).
         let data = EvalData {
             inputs: train.inputs.clone(),
@@ -105,7 +108,7 @@ pub fn compress(
     }))
 }
 
-fn prune_options(p: &PruneSection) -> Result<PruneOptions, PipelineError> {
+fn prune_options(p: &PruneSection, channel_multiple: u32) -> Result<PruneOptions, PipelineError> {
     let criterion = Criterion::parse(&p.criterion).map_err(|e| input(format!("prune: {e}")))?;
     let amount = match (p.ratio, p.target_macs) {
         (Some(r), None) => Amount::Ratio(r),
@@ -125,7 +128,7 @@ fn prune_options(p: &PruneSection) -> Result<PruneOptions, PipelineError> {
         } else {
             Scope::PerGroup
         },
-        round_to: p.round_to.max(1),
+        round_to: p.round_to.unwrap_or(channel_multiple as usize).max(1),
     })
 }
 

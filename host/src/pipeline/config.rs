@@ -228,17 +228,14 @@ pub struct PruneSection {
     /// Rank channels across groups instead of within each group.
     #[serde(default)]
     pub global: bool,
-    /// Every pruned group keeps a multiple of this many channels.
-    #[serde(default = "default_round_to")]
-    pub round_to: usize,
+    /// Every pruned group keeps a multiple of this many channels (default: the target
+    /// profile's channel multiple).
+    #[serde(default)]
+    pub round_to: Option<usize>,
 }
 
 fn default_criterion() -> String {
     "l1".into()
-}
-
-fn default_round_to() -> usize {
-    1
 }
 
 /// `[distill]`: fine-tune the pruned model on the original's soft targets (see

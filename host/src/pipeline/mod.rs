@@ -276,7 +276,13 @@ pub fn run(path: &Path) -> Result<Outcome, PipelineError> {
             gates,
         })
     };
-    let compressed = compress::compress(&cfg, &model, &float_opts.import, &calibration)?;
+    let compressed = compress::compress(
+        &cfg,
+        &model,
+        &float_opts.import,
+        &calibration,
+        float_opts.target.channel_multiple,
+    )?;
     let mut float_stages = Vec::new();
     let mut student_float = None;
     for step in compressed.iter().flat_map(|c| &c.steps) {

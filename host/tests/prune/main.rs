@@ -284,6 +284,58 @@ fn cli_prunes_the_example_and_writes_a_sensitivity_report() {
 }
 
 #[test]
+fn cli_rounds_channel_counts_to_the_target_profiles_multiple() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example().join("gesture.onnx");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let channels = |extra: &[&str]| {
+        let pruned = dir.path().join("pruned.onnx");
+        let mut args = vec!["prune", model.to_str().unwrap(), "-o"];
+        let out_path = s(&pruned);
+        args.push(&out_path);
+        args.extend(["--ratio", "0.4"]);
+        args.extend(extra);
+        let out = whittle(&args);
+        assert!(out.status.success(), "{}", text(&out));
+        let weights = conv_and_gemm_weights(&whittle::compile::load_onnx(&pruned).unwrap());
+        weights[..4].iter().map(|w| w[0]).collect::<Vec<_>>()
+    };
+    // Without a target nothing is rounded: 40% of 16 channels leaves 10.
+    let free = channels(&[]);
+    assert!(free.iter().any(|c| c % 4 != 0), "{free:?}");
+    // The Cortex-M4F kernels compute four filters at once.
+    let m4f = channels(&["--target", "cortex-m4f"]);
+    assert!(m4f.iter().all(|c| c % 4 == 0), "{m4f:?}");
+    assert!(
+        m4f.iter().zip(&free).all(|(r, f)| r >= f),
+        "{m4f:?} {free:?}"
+    );
+    // AVX2 eight; an explicit --round-to wins over the profile.
+    let avx2 = channels(&["--target", "x86_64-avx2"]);
+    assert!(avx2.iter().all(|c| c % 8 == 0), "{avx2:?}");
+    assert_eq!(
+        channels(&["--target", "x86_64-avx2", "--round-to", "1"]),
+        free
+    );
+    let out = whittle(&[
+        "prune",
+        model.to_str().unwrap(),
+        "-o",
+        &s(&dir.path().join("x.onnx")),
+        "--ratio",
+        "0.4",
+        "--target",
+        "cortex-m99",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("unknown target 'cortex-m99'"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
 fn cli_rejects_bad_amounts_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let model = example().join("gesture.onnx");
