@@ -5,7 +5,13 @@ use super::{DataScaling, bytes};
 use anyhow::{Context, bail};
 use prost::Message;
 use std::path::{Path, PathBuf};
+use whittle::distill::qat::{QatOptions, parse_scheme};
 use whittle::distill::{Data, DistillOptions, Optimizer, Student, distill};
+use whittle::quantize::Method;
+
+fn parse_qat(s: &str) -> Result<String, String> {
+    parse_scheme(s).map(|()| s.to_string())
+}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -44,6 +50,17 @@ pub struct Args {
     /// adam or sgd (momentum 0.9).
     #[arg(long, value_name = "NAME", default_value = "adam", value_parser = Optimizer::parse)]
     optimizer: Optimizer,
+    /// Quantization-aware training: `int8` trains the student as `whittle compile --quantize
+    /// int8 --calib DATA` will compute it (fake-quantized weights and activations).
+    #[arg(long, value_name = "SCHEME", value_parser = parse_qat)]
+    qat: Option<String>,
+    /// With --qat: how activation ranges are chosen, as `compile --calib-method` (default mse).
+    #[arg(long, value_name = "METHOD", value_parser = Method::parse)]
+    calib_method: Option<Method>,
+    /// With --qat: calibrate on at most the first N training samples, as `compile
+    /// --calib-samples`.
+    #[arg(long, value_name = "N")]
+    calib_samples: Option<usize>,
     /// Array holding the inputs (default: `x` or the one named after the model input).
     #[arg(long, value_name = "KEY")]
     x_key: Option<String>,
@@ -79,6 +96,16 @@ fn percent(v: Option<f64>) -> String {
 }
 
 pub fn run(args: Args) -> anyhow::Result<bool> {
+    let qat = match &args.qat {
+        Some(_) => Some(QatOptions {
+            method: args.calib_method.unwrap_or(QatOptions::default().method),
+            samples: args.calib_samples,
+        }),
+        None if args.calib_method.is_some() || args.calib_samples.is_some() => {
+            bail!("--calib-method and --calib-samples need --qat int8")
+        }
+        None => None,
+    };
     let options = DistillOptions {
         epochs: args.epochs,
         temperature: args.temperature,
@@ -87,6 +114,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         batch: args.batch,
         seed: args.seed,
         optimizer: args.optimizer,
+        qat,
     };
     options.check()?;
     let model = whittle::compile::load_onnx(&args.student)?;
@@ -120,6 +148,16 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
             ", no labels (KL only)"
         }
     );
+    if let Some(q) = &options.qat {
+        out!(
+            "quantization-aware (int8): {} weight tensors fake-quantized per channel; activation \
+             ranges ({}) calibrated on {} samples before training and after every epoch",
+            student.quantized_weights(),
+            q.method.name(),
+            q.samples
+                .map_or(train.x.shape[0], |n| n.min(train.x.shape[0]))
+        );
+    }
     let distilled = distill(
         &student,
         &args.teacher,
@@ -142,6 +180,15 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     .with_context(|| format!("distilling {}", args.student.display()))?;
     if distilled.teacher_top1.is_some() {
         out!("teacher train top-1 {}", percent(distilled.teacher_top1));
+    }
+    if let Some(r) = &distilled.int8_ranges {
+        out!("int8 activations fake-quantized: {}", r.len());
+        if !r.unmatched.is_empty() {
+            out!(
+                "note: left in float during training (made by compiler passes): {}",
+                r.unmatched.join(", ")
+            );
+        }
     }
     if let (Some(before), Some(after)) = (
         distilled.val_top1_before,

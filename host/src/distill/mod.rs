@@ -9,9 +9,12 @@
 
 mod build;
 mod error;
+mod exec;
+pub mod fake_quant;
 mod layers;
 pub mod loss;
 mod optim;
+pub mod qat;
 mod student;
 pub mod teacher;
 pub mod train;
@@ -42,6 +45,9 @@ pub struct DistillOptions {
     pub seed: u64,
     /// The optimizer.
     pub optimizer: Optimizer,
+    /// Quantization-aware training for int8 (`--qat int8`): the student trains as the int8
+    /// compilation of its weights will compute.
+    pub qat: Option<qat::QatOptions>,
 }
 
 impl Default for DistillOptions {
@@ -54,6 +60,7 @@ impl Default for DistillOptions {
             batch: 64,
             seed: 0,
             optimizer: Optimizer::Adam,
+            qat: None,
         }
     }
 }
@@ -83,6 +90,9 @@ impl DistillOptions {
         if self.batch == 0 {
             return bad("--batch must be at least 1".into());
         }
+        if self.qat.as_ref().is_some_and(|q| q.samples == Some(0)) {
+            return bad("--calib-samples must be at least 1".into());
+        }
         Ok(())
     }
 }
@@ -96,7 +106,8 @@ pub struct EpochReport {
     pub loss: f64,
     /// Top-1 on the training batches as they were trained (labels needed).
     pub train_top1: Option<f64>,
-    /// Top-1 on the validation data after the epoch (labels needed).
+    /// Top-1 on the validation data after the epoch (labels needed); with quantization-aware
+    /// training, that of the fake-quantized (int8) student.
     pub val_top1: Option<f64>,
 }
 
@@ -120,6 +131,9 @@ pub struct Distilled {
     pub teacher_top1: Option<f64>,
     /// The student's validation top-1 before training (validation labels needed).
     pub val_top1_before: Option<f64>,
+    /// With quantization-aware training, the activation ranges of the trained weights (the
+    /// ones `whittle compile --quantize int8` will find on the same data and method).
+    pub int8_ranges: Option<qat::Ranges>,
 }
 
 impl Student {
@@ -220,7 +234,7 @@ pub fn distill(
             .transpose()?,
         None => None,
     };
-    let history = train::train(
+    let (history, int8_ranges) = train::train(
         student,
         &train_samples,
         &soft,
@@ -234,5 +248,6 @@ pub fn distill(
         history,
         teacher_top1,
         val_top1_before,
+        int8_ranges,
     })
 }

@@ -3,7 +3,10 @@
 
 use super::build::{Step, input_shapes, step, trains};
 use super::error::DistillError;
-use super::layers::{self, from_host};
+use super::exec::run;
+use super::fake_quant;
+use super::layers::from_host;
+use super::qat::{Ranges, WeightPlan, weight_plan};
 use super::write::writable;
 use crate::error::CompileError;
 use crate::import::{ImportOptions, import};
@@ -11,8 +14,7 @@ use crate::ir::{Op, ValueId};
 use crate::onnx::pb;
 use candle_core::{DType, Device, Tensor, Var};
 use std::collections::HashMap;
-use std::path::Path;
-use whittle_runtime::format::{Activation, BinaryKind, PoolKind, UnaryKind};
+use std::path::{Path, PathBuf};
 
 /// A trainable weight: an ONNX constant and its candle variable.
 #[derive(Debug, Clone)]
@@ -43,6 +45,9 @@ struct Compiled {
     step: Step,
     inputs: Vec<Option<Source>>,
     output: ValueId,
+    /// How int8 compilation quantizes the weight, with the batch norm it folds in as an
+    /// index into the compiled nodes.
+    weight: Option<(WeightPlan, Option<usize>)>,
 }
 
 /// A float model built in candle for training.
@@ -56,6 +61,12 @@ pub struct Student {
     logits: ValueId,
     dtype: DType,
     device: Device,
+    dir: Option<PathBuf>,
+    import: ImportOptions,
+    /// Computed values by name (the compiler's passes keep the names of what they fuse).
+    names: HashMap<String, ValueId>,
+    /// The output of the final Softmax the student leaves out, if any.
+    final_softmax: Option<String>,
 }
 
 impl Student {
@@ -114,6 +125,8 @@ impl Student {
         let mut params: Vec<Param> = Vec::new();
         let mut by_value: HashMap<ValueId, usize> = HashMap::new();
         let mut nodes = Vec::new();
+        let mut compiled_index: HashMap<usize, usize> = HashMap::new();
+        let mut plans = Vec::new();
         for (k, node) in g.nodes.iter().enumerate() {
             if Some(k) == skip {
                 continue;
@@ -164,13 +177,31 @@ impl Student {
                     shapes: input_shapes(&g, node),
                     reason: "it has no output".into(),
                 })?;
+            compiled_index.insert(k, nodes.len());
+            plans.push(weight_plan(&g, k));
             nodes.push(Compiled {
                 name: node.name.clone(),
                 op: node.op_type.clone(),
                 step,
                 inputs,
                 output,
+                weight: None,
             });
+        }
+        for (node, plan) in nodes.iter_mut().zip(plans) {
+            let trained = matches!(node.inputs.get(1), Some(Some(Source::Param(_))));
+            node.weight = plan.filter(|_| trained).map(|p| {
+                let bn = p.batch_norm.and_then(|b| compiled_index.get(&b).copied());
+                (p, bn)
+            });
+        }
+        // The int8 model quantizes a final Softmax's output with fixed parameters; the student
+        // stops before it, so that value has no counterpart and needs none.
+        let final_softmax = skip.map(|_| g.values[g.outputs[0]].name.clone());
+        let mut names: HashMap<String, ValueId> = HashMap::new();
+        names.insert(g.values[g.inputs[0]].name.clone(), g.inputs[0]);
+        for node in &nodes {
+            names.insert(g.values[node.output].name.clone(), node.output);
         }
         Ok(Student {
             model: model.clone(),
@@ -181,7 +212,37 @@ impl Student {
             logits,
             dtype,
             device,
+            dir: dir.map(Path::to_path_buf),
+            import: options.clone(),
+            names,
+            final_softmax,
         })
+    }
+
+    /// The directory external tensor data resolves against.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// The import options the student was built with.
+    pub fn import_options(&self) -> &ImportOptions {
+        &self.import
+    }
+
+    /// The output of the final Softmax the student stops before, if any.
+    pub(crate) fn final_softmax(&self) -> Option<&str> {
+        self.final_softmax.as_deref()
+    }
+
+    /// The computed value (or the input) named `name`.
+    pub(crate) fn value_named(&self, name: &str) -> Option<ValueId> {
+        self.names.get(name).copied()
+    }
+
+    /// Number of weights int8 compilation quantizes (those [`Student::forward_int8`]
+    /// fake-quantizes).
+    pub fn quantized_weights(&self) -> usize {
+        self.nodes.iter().filter(|n| n.weight.is_some()).count()
     }
 
     /// The trained weights.
@@ -211,7 +272,15 @@ impl Student {
 
     /// Logits `[N, classes]` for a batch `x` `[N, ...]` (before a final Softmax, if any).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor, DistillError> {
-        self.forward_gated(x, &HashMap::new())
+        self.forward_with(x, &HashMap::new(), None)
+    }
+
+    /// Logits as whittle's int8 compilation of the current weights computes them (up to the
+    /// fixed-point rounding of its requantization): every Conv/Gemm/MatMul weight
+    /// fake-quantized per channel, every activation in `ranges` fake-quantized per tensor,
+    /// with straight-through gradients (see [`fake_quant`]).
+    pub fn forward_int8(&self, x: &Tensor, ranges: &Ranges) -> Result<Tensor, DistillError> {
+        self.forward_with(x, &HashMap::new(), Some(ranges))
     }
 
     /// Like [`Student::forward`], but the first input of every node named in `gates` (IR
@@ -223,21 +292,63 @@ impl Student {
         x: &Tensor,
         gates: &HashMap<String, Tensor>,
     ) -> Result<Tensor, DistillError> {
+        self.forward_with(x, gates, None)
+    }
+
+    fn source(&self, s: &Source, env: &HashMap<ValueId, Tensor>) -> Option<Tensor> {
+        match s {
+            Source::Value(id) => env.get(id).cloned(),
+            Source::Param(p) => Some(self.params[*p].var.as_tensor().clone()),
+            Source::Const(t) => Some(t.clone()),
+        }
+    }
+
+    /// The factors the compiler multiplies `node`'s weight by before quantizing it.
+    fn folds(&self, plan: &WeightPlan, bn: Option<usize>) -> candle_core::Result<Vec<Vec<f32>>> {
+        let mut folds = Vec::new();
+        if let Some(alpha) = plan.alpha {
+            folds.push(vec![alpha]);
+        }
+        if let Some(b) = bn
+            && let Step::BatchNorm { epsilon } = self.nodes[b].step
+        {
+            let env = HashMap::new();
+            let get = |i: usize| -> candle_core::Result<Vec<f32>> {
+                let t = self.nodes[b].inputs.get(i).and_then(Option::as_ref);
+                let t = t.and_then(|s| self.source(s, &env)).ok_or_else(|| {
+                    candle_core::Error::Msg(format!("batch norm input {i} is not constant"))
+                })?;
+                t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()
+            };
+            folds.push(crate::passes::fold_scale(&get(1)?, &get(4)?, epsilon));
+        }
+        Ok(folds)
+    }
+
+    fn forward_with(
+        &self,
+        x: &Tensor,
+        gates: &HashMap<String, Tensor>,
+        int8: Option<&Ranges>,
+    ) -> Result<Tensor, DistillError> {
         let mut env: HashMap<ValueId, Tensor> = HashMap::new();
-        env.insert(self.input, x.to_dtype(self.dtype)?);
+        let mut x = x.to_dtype(self.dtype)?;
+        if let Some(&(scale, zp)) = int8.and_then(|r| r.params.get(&self.input)) {
+            x = fake_quant::activation(&x, scale, zp)?;
+        }
+        env.insert(self.input, x);
         for node in &self.nodes {
             let mut inputs: Vec<Option<Tensor>> = node
                 .inputs
                 .iter()
-                .map(|s| {
-                    s.as_ref().map(|s| match s {
-                        Source::Value(id) => env.get(id).cloned(),
-                        Source::Param(p) => Some(self.params[*p].var.as_tensor().clone()),
-                        Source::Const(t) => Some(t.clone()),
-                    })
-                })
+                .map(|s| s.as_ref().map(|s| self.source(s, &env)))
                 .map(|t| t.flatten())
                 .collect();
+            if let (Some(_), Some((plan, bn)), Some(Some(w))) =
+                (int8, &node.weight, inputs.get_mut(1))
+            {
+                *w = fake_quant::weight(w, plan.axis, &self.folds(plan, *bn)?)?;
+            }
             if let (Some(gate), Some(Some(first))) = (gates.get(&node.name), inputs.first_mut()) {
                 *first = first.broadcast_mul(gate)?;
             }
@@ -254,142 +365,15 @@ impl Student {
                 ),
                 error: Box::new(error),
             })?;
+            let y = match int8.and_then(|r| r.params.get(&node.output)) {
+                Some(&(scale, zp)) => fake_quant::activation(&y, scale, zp)?,
+                None => y,
+            };
             env.insert(node.output, y);
         }
         let logits = env
             .remove(&self.logits)
             .ok_or_else(|| DistillError::Options("the model's output is a constant".into()))?;
         Ok(logits.flatten_from(1)?)
-    }
-}
-
-fn input(inputs: &[Option<Tensor>], i: usize) -> candle_core::Result<&Tensor> {
-    inputs
-        .get(i)
-        .and_then(Option::as_ref)
-        .ok_or_else(|| candle_core::Error::Msg(format!("input {i} is missing")))
-}
-
-fn activation(y: Tensor, act: Activation) -> candle_core::Result<Tensor> {
-    match act {
-        Activation::None => Ok(y),
-        Activation::Relu => y.relu(),
-        Activation::Clip { min, max } => layers::clip(&y, min, max),
-    }
-}
-
-/// Runs one step.
-fn run(step: &Step, inputs: &[Option<Tensor>]) -> candle_core::Result<Tensor> {
-    let x = input(inputs, 0)?;
-    match step {
-        Step::Conv { window, group } => {
-            let b = inputs.get(2).and_then(Option::as_ref);
-            layers::conv(x, input(inputs, 1)?, b, window, *group)
-        }
-        Step::Gemm {
-            alpha,
-            beta,
-            trans_b,
-        } => {
-            let b = input(inputs, 1)?;
-            let b = if *trans_b { b.t()? } else { b.clone() };
-            let mut y = x.matmul(&b)?;
-            if *alpha != 1.0 {
-                y = (y * *alpha as f64)?;
-            }
-            if let Some(c) = inputs.get(2).and_then(Option::as_ref) {
-                let c = if *beta != 1.0 {
-                    (c * *beta as f64)?
-                } else {
-                    c.clone()
-                };
-                y = y.broadcast_add(&c)?;
-            }
-            Ok(y)
-        }
-        Step::MatMul => x.broadcast_matmul(input(inputs, 1)?),
-        Step::Binary(kind, act) => {
-            let b = input(inputs, 1)?;
-            let y = match kind {
-                BinaryKind::Add => x.broadcast_add(b)?,
-                BinaryKind::Sub => x.broadcast_sub(b)?,
-                BinaryKind::Mul => x.broadcast_mul(b)?,
-                BinaryKind::Div => x.broadcast_div(b)?,
-                BinaryKind::Max => x.broadcast_maximum(b)?,
-                BinaryKind::Min => x.broadcast_minimum(b)?,
-            };
-            activation(y, *act)
-        }
-        Step::Unary(kind) => match kind {
-            UnaryKind::Relu => x.relu(),
-            UnaryKind::Clip { min, max } => layers::clip(x, *min, *max),
-            UnaryKind::LeakyRelu { alpha } => {
-                let neg = (x.clamp(f64::MIN, 0.0)? * *alpha as f64)?;
-                x.relu()? + neg
-            }
-            UnaryKind::Sigmoid => (x.neg()?.exp()? + 1.0)?.recip(),
-            UnaryKind::Tanh => x.tanh(),
-            other => Err(candle_core::Error::Msg(format!("{other:?} is not trained"))),
-        },
-        Step::Softmax { axis, log } => layers::softmax(x, *axis, *log),
-        Step::MaxPool(w) => layers::max_pool(x, w),
-        Step::AvgPool(w, divisor) => {
-            let d = Tensor::from_slice(divisor, (1, 1, w.out[0], w.out[1]), x.device())?
-                .to_dtype(x.dtype())?;
-            layers::avg_pool(x, w, &d)
-        }
-        Step::GlobalPool(kind) => {
-            let dims = x.dims().to_vec();
-            let flat = x.flatten_from(2)?;
-            let y = match kind {
-                PoolKind::Max => layers::max_along(&flat, 2)?,
-                PoolKind::Avg { .. } => flat.mean_keepdim(2)?,
-            };
-            let mut out = dims;
-            out[2..].fill(1);
-            y.reshape(out)
-        }
-        Step::BatchNorm { epsilon } => {
-            let per_channel = |i: usize| -> candle_core::Result<Tensor> {
-                let mut shape = vec![1; x.rank()];
-                shape[1] = x.dim(1)?;
-                input(inputs, i)?.reshape(shape)
-            };
-            let (scale, bias, mean, var) = (
-                per_channel(1)?,
-                per_channel(2)?,
-                per_channel(3)?,
-                per_channel(4)?,
-            );
-            let inv = (var + *epsilon as f64)?.sqrt()?.recip()?;
-            x.broadcast_sub(&mean)?
-                .broadcast_mul(&inv.broadcast_mul(&scale)?)?
-                .broadcast_add(&bias)
-        }
-        Step::Reshape(dims) => {
-            let mut shape = vec![x.dim(0)?];
-            shape.extend_from_slice(dims);
-            x.reshape(shape)
-        }
-        Step::Transpose(perm) => x.permute(perm.as_slice()),
-        Step::Concat(axis) => {
-            let n = x.dim(0)?;
-            let parts = inputs
-                .iter()
-                .flatten()
-                .map(|t| {
-                    // A constant operand has batch 1 in the IR; repeat it over the batch.
-                    if t.dim(0)? == n {
-                        Ok(t.clone())
-                    } else {
-                        let mut dims = t.dims().to_vec();
-                        dims[0] = n;
-                        t.broadcast_as(dims)
-                    }
-                })
-                .collect::<candle_core::Result<Vec<_>>>()?;
-            Tensor::cat(&parts, *axis)
-        }
-        Step::Identity => Ok(x.clone()),
     }
 }

@@ -4,6 +4,7 @@
 use super::error::DistillError;
 use super::loss;
 use super::optim::State;
+use super::qat::{self, Ranges};
 use super::student::Student;
 use super::{DistillOptions, EpochReport};
 use candle_core::{DType, Tensor, Var};
@@ -73,11 +74,26 @@ impl Samples<'_> {
 
 /// Logits of `student` for every sample, `[N, classes]` row-major, in batches of `batch`.
 pub fn predict(student: &Student, s: &Samples<'_>, batch: usize) -> Result<Vec<f32>, DistillError> {
+    predict_with(student, s, batch, None)
+}
+
+/// Like [`predict`]; with `int8` ranges, the fake-quantized logits
+/// ([`Student::forward_int8`]).
+pub fn predict_with(
+    student: &Student,
+    s: &Samples<'_>,
+    batch: usize,
+    int8: Option<&Ranges>,
+) -> Result<Vec<f32>, DistillError> {
     let mut out = Vec::new();
     let ids: Vec<usize> = (0..s.len()).collect();
     for chunk in ids.chunks(batch.max(1)) {
         let x = gather_rows(s.x, s.dims, chunk, student)?;
-        let y = student.forward(&x)?.to_dtype(DType::F32)?;
+        let y = match int8 {
+            Some(r) => student.forward_int8(&x, r)?,
+            None => student.forward(&x)?,
+        };
+        let y = y.to_dtype(DType::F32)?;
         out.extend(y.flatten_all()?.to_vec1::<f32>()?);
     }
     Ok(out)
@@ -105,6 +121,11 @@ pub fn top1(logits: &[f32], labels: &[i64]) -> f64 {
 
 /// Trains `student` towards `teacher` logits (`[N, classes]`) on `train`; `val` is measured
 /// after every epoch when given. `on_epoch` sees each report as it is made.
+///
+/// With `options.qat`, the student runs fake-quantized ([`Student::forward_int8`]) on
+/// activation ranges calibrated on the training inputs before the first epoch and
+/// again after every epoch, so that each epoch trains, and each validation measures, the
+/// int8 model of the weights as they are; the last ranges are returned.
 pub fn train(
     student: &Student,
     train: &Samples<'_>,
@@ -113,7 +134,21 @@ pub fn train(
     val: Option<&Samples<'_>>,
     options: &DistillOptions,
     mut on_epoch: impl FnMut(&EpochReport),
-) -> Result<Vec<EpochReport>, DistillError> {
+) -> Result<(Vec<EpochReport>, Option<Ranges>), DistillError> {
+    let calib = options.qat.as_ref().map(|_| {
+        let mut shape = vec![train.len()];
+        shape.extend_from_slice(train.dims);
+        crate::Tensor::f32(shape, train.x.to_vec())
+    });
+    let calibrate = || -> Result<Option<Ranges>, DistillError> {
+        options
+            .qat
+            .as_ref()
+            .zip(calib.as_ref())
+            .map(|(q, c)| qat::ranges(student, c, q))
+            .transpose()
+    };
+    let mut int8 = calibrate()?;
     let vars: Vec<Var> = student.params().iter().map(|p| p.var.clone()).collect();
     let mut state = State::new(options.optimizer, &vars)?;
     let n = train.len();
@@ -136,7 +171,10 @@ pub fn train(
                 .as_ref()
                 .map(|l| Tensor::new(l.iter().map(|&v| v as u32).collect::<Vec<_>>(), &dev))
                 .transpose()?;
-            let logits = student.forward(&x)?;
+            let logits = match &int8 {
+                Some(r) => student.forward_int8(&x, r)?,
+                None => student.forward(&x)?,
+            };
             let loss = loss::loss(&logits, &t, y.as_ref(), options.temperature, options.alpha)?;
             let grads = loss.backward()?;
             // Cosine decay from the given rate to zero over the whole run.
@@ -148,10 +186,15 @@ pub fn train(
                 right += hits(&logits, l)?;
             }
         }
+        if int8.is_some() {
+            int8 = calibrate()?;
+        }
         let val_top1 = match val {
             Some(v) => v
                 .labels
-                .map(|y| predict(student, v, batch.max(256)).map(|l| top1(&l, y)))
+                .map(|y| {
+                    predict_with(student, v, batch.max(256), int8.as_ref()).map(|l| top1(&l, y))
+                })
                 .transpose()?,
             None => None,
         };
@@ -164,5 +207,5 @@ pub fn train(
         on_epoch(&report);
         reports.push(report);
     }
-    Ok(reports)
+    Ok((reports, int8))
 }

@@ -10,11 +10,7 @@ use whittle_runtime::format::{Activation, BinaryKind};
 fn affine(g: &Graph, node: &Node, epsilon: f32) -> Option<(Vec<f32>, Vec<f32>)> {
     let get = |i| node.input(i).and_then(|id| g.konst(id)).map(Tensor::to_f32);
     let (gamma, beta, mean, var) = (get(1)?, get(2)?, get(3)?, get(4)?);
-    let scale: Vec<f32> = gamma
-        .iter()
-        .zip(&var)
-        .map(|(g, v)| g / (v + epsilon).sqrt())
-        .collect();
+    let scale = fold_scale(&gamma, &var, epsilon);
     let shift = beta
         .iter()
         .zip(&mean)
@@ -22,6 +18,16 @@ fn affine(g: &Graph, node: &Node, epsilon: f32) -> Option<(Vec<f32>, Vec<f32>)> 
         .map(|((b, m), s)| b - m * s)
         .collect();
     Some((scale, shift))
+}
+
+/// The per-channel factor `gamma / sqrt(var + epsilon)` a folded layer's weights are
+/// multiplied by (what quantization-aware training mirrors, to the bit).
+pub fn fold_scale(gamma: &[f32], var: &[f32], epsilon: f32) -> Vec<f32> {
+    gamma
+        .iter()
+        .zip(var)
+        .map(|(g, v)| g / (v + epsilon).sqrt())
+        .collect()
 }
 
 /// Folds or rewrites every BatchNormalization node.

@@ -9,6 +9,8 @@ mod simplify;
 
 use crate::ir::Graph;
 
+pub(crate) use batchnorm::fold_scale;
+
 /// Runs every pass in order.
 pub fn optimize(g: &mut Graph) {
     simplify::split_variadic(g);

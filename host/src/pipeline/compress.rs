@@ -5,11 +5,13 @@
 use super::config::{DistillSection, PipelineConfig, PruneSection};
 use super::evaluate::Dataset;
 use super::{PipelineError, input};
+use crate::distill::qat::{QatOptions, parse_scheme};
 use crate::distill::{Data, DistillOptions, Optimizer, Student, distill};
 use crate::import::ImportOptions;
 use crate::onnx::pb;
 use crate::prune::sensitivity::EvalData;
 use crate::prune::{Amount, Analysis, Criterion, PruneOptions, Scope};
+use crate::quantize::Method;
 
 /// Samples the Taylor criterion measures on (as `whittle prune`'s default).
 const TAYLOR_SAMPLES: usize = 256;
@@ -87,7 +89,7 @@ pub fn compress(
             &cfg.model.path,
             &data,
             None,
-            &distill_options(d, cfg.seed)?,
+            &distill_options(d, cfg)?,
             |_| {},
         )
         .map_err(|e| input(format!("distill: {e}")))?;
@@ -132,16 +134,36 @@ fn prune_options(p: &PruneSection, channel_multiple: u32) -> Result<PruneOptions
     })
 }
 
-fn distill_options(d: &DistillSection, seed: u64) -> Result<DistillOptions, PipelineError> {
+fn distill_options(
+    d: &DistillSection,
+    cfg: &PipelineConfig,
+) -> Result<DistillOptions, PipelineError> {
     let optimizer = Optimizer::parse(&d.optimizer).map_err(|e| input(format!("distill: {e}")))?;
+    // The ranges QAT trains on are the ones the quantize stage will calibrate.
+    let qat = match &d.qat {
+        Some(scheme) => {
+            parse_scheme(scheme).map_err(|e| input(format!("distill.qat: {e}")))?;
+            let method = match &cfg.quantize {
+                Some(q) => Method::parse(&q.calibration)
+                    .map_err(|e| input(format!("quantize.calibration: {e}")))?,
+                None => QatOptions::default().method,
+            };
+            Some(QatOptions {
+                method,
+                samples: cfg.data.calibration_samples,
+            })
+        }
+        None => None,
+    };
     let options = DistillOptions {
         epochs: d.epochs,
         temperature: d.temperature,
         alpha: d.alpha,
         lr: d.lr.unwrap_or(optimizer.default_lr()),
         batch: d.batch,
-        seed,
+        seed: cfg.seed,
         optimizer,
+        qat,
     };
     options
         .check()

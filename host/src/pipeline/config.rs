@@ -260,6 +260,9 @@ pub struct DistillSection {
     /// `adam` or `sgd`.
     #[serde(default = "default_optimizer")]
     pub optimizer: String,
+    /// Quantization-aware training: `int8` trains the student as its int8 compilation
+    /// computes, on ranges from `[quantize].calibration` over the calibration data.
+    pub qat: Option<String>,
 }
 
 fn default_epochs() -> usize {

@@ -4,12 +4,12 @@
 
 use super::QuantizeOptions;
 use super::calibrate::Calibration;
-use super::ranges::params;
+use super::ranges::{Method, params};
 use crate::error::{CompileError, Unsupported};
 use crate::ir::{Graph, Node, NodeFate, Op, Quant, Value, ValueId};
 use crate::passes::qdq;
 use crate::tensor::{ElemType, Tensor};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use whittle_runtime::format::{PoolKind, UnaryKind};
 
 /// Operators whose output keeps its input's quantization (no new parameters needed).
@@ -156,8 +156,7 @@ pub fn quantize_graph(
             "the model is already quantized (QDQ); compile it without --quantize".into(),
         ));
     }
-    let kept: std::collections::HashSet<&str> =
-        opts.keep_float.iter().map(String::as_str).collect();
+    let kept: HashSet<&str> = opts.keep_float.iter().map(String::as_str).collect();
     if let Some(missing) = opts
         .keep_float
         .iter()
@@ -194,8 +193,42 @@ pub fn quantize_graph(
             }
         }
     }
-    // Activations: graph inputs first, then every computed value in order.
-    let method = opts.method;
+    let mut targets = activation_targets(g, calib, opts.method, &kept);
+    // Insert from the last node backwards so that indices stay valid.
+    targets.sort_by_key(|&(_, after, _)| std::cmp::Reverse(after.map_or(0, |i| i + 1)));
+    for (v, after, (scale, zp)) in targets {
+        insert_pair(g, v, after, scale, zp);
+    }
+    qdq::annotate(g);
+    qdq::sink_dequantize(g);
+    qdq::absorb(g);
+    qdq::propagate_params(g);
+    if opts.int8_io {
+        int8_boundary(g);
+    }
+    crate::passes::cleanup(g);
+    let float = float_nodes(g);
+    Ok(float)
+}
+
+/// The activations the int8 graph quantizes, with their `(scale, zero_point)`: graph inputs,
+/// then every computed value in order, each with the index of the node producing it (`None`
+/// for a graph input). Values that keep their input's parameters (data movement, max
+/// pooling) are not listed: they need no quantize/dequantize pair of their own.
+pub fn activation_params(
+    g: &Graph,
+    calib: &Calibration,
+    method: Method,
+) -> Vec<(ValueId, Option<usize>, (f32, i64))> {
+    activation_targets(g, calib, method, &HashSet::new())
+}
+
+fn activation_targets(
+    g: &Graph,
+    calib: &Calibration,
+    method: Method,
+    kept: &HashSet<&str>,
+) -> Vec<(ValueId, Option<usize>, (f32, i64))> {
     let calibrated = |v: ValueId| {
         calib.stats.get(&v).map(|s| {
             let (lo, hi) = s.range(method);
@@ -242,21 +275,7 @@ pub fn quantize_graph(
             }
         }
     }
-    // Insert from the last node backwards so that indices stay valid.
-    targets.sort_by_key(|&(_, after, _)| std::cmp::Reverse(after.map_or(0, |i| i + 1)));
-    for (v, after, (scale, zp)) in targets {
-        insert_pair(g, v, after, scale, zp);
-    }
-    qdq::annotate(g);
-    qdq::sink_dequantize(g);
-    qdq::absorb(g);
-    qdq::propagate_params(g);
-    if opts.int8_io {
-        int8_boundary(g);
-    }
-    crate::passes::cleanup(g);
-    let float = float_nodes(g);
-    Ok(float)
+    targets
 }
 
 /// Makes the model's inputs and outputs the int8 tensors next to them.

@@ -10,7 +10,7 @@ pub mod ranges;
 
 pub use bias::correct_biases;
 pub use calibrate::{Calibration, calibrate};
-pub use insert::{float_nodes, quantize_graph};
+pub use insert::{activation_params, float_nodes, quantize_graph, quantize_weights};
 pub use ranges::{Method, TensorStats};
 
 use crate::tensor::Tensor;
