@@ -1,9 +1,13 @@
 //! `whittle export-onnx`: the exported example runs in ONNX Runtime and tract and agrees with
-//! whittle; pruned ONNX models run in ONNX Runtime; a file that is no artifact is refused.
+//! whittle; so do models built in code that exercise every other operator the exporter
+//! writes (`cover.rs`); pruned ONNX models run in ONNX Runtime; a file that is no artifact is
+//! refused.
 //! Run with `-- --nocapture` to see the figures (docs/export.md quotes them).
 
 #[path = "../common/mod.rs"]
 mod common;
+mod cover;
+mod fixtures;
 mod support;
 
 use common::{text, whittle};
