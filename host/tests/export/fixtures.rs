@@ -158,3 +158,41 @@ pub fn write_data(dir: &Path, name: &str, x: &Tensor) -> PathBuf {
     whittle::data::write_npz(&path, &[("x".to_string(), x.clone())]).unwrap();
     path
 }
+
+/// Input `x` `[1, 2, 8, 8]`: a 1x1 Conv, then 3x3 average pooling with stride 2 in
+/// `ceil_mode` (output 4x4 where floor rounding gives 3x3), flattened, a Gemm to `[1, 3]`.
+pub fn ceil_avg_pool(dir: &Path) -> PathBuf {
+    let mut rng = Lcg(5);
+    let mut g = GraphBuilder::new("ceil_avg_pool", 13);
+    let x = g.input("x", &[1, 2, 8, 8]);
+    let y = conv(&mut g, &mut rng, &x, "c", [4, 2, 1, 1]);
+    let y = g.node(
+        "AveragePool",
+        &[&y],
+        vec![
+            ("kernel_shape", Attr::Ints(vec![3, 3])),
+            ("strides", Attr::Ints(vec![2, 2])),
+            ("ceil_mode", Attr::Int(1)),
+        ],
+    );
+    let y = g.node("Flatten", &[&y], vec![]);
+    let w = g.constant("fc.w", &rng.tensor(&[3, 64], 0.3));
+    let y = g.node("Gemm", &[&y, &w], vec![("transB", Attr::Int(1))]);
+    g.output(&y, &[1, 3]);
+    save(g, dir, "ceil_avg_pool.onnx")
+}
+
+/// Input `x` `[1, 4]` and outputs that are not plain operator results: `x` itself (by name,
+/// no node in between), `same` (an `Identity` of `x`), `r` = Relu(x), which `s` =
+/// Sigmoid(r) reads too, and `s`.
+pub fn passthrough(dir: &Path) -> PathBuf {
+    let mut g = GraphBuilder::new("passthrough", 13);
+    let x = g.input("x", &[1, 4]);
+    let same = g.node("Identity", &[&x], vec![]);
+    let r = g.node("Relu", &[&x], vec![]);
+    let s = g.node("Sigmoid", &[&r], vec![]);
+    for name in [&x, &same, &r, &s] {
+        g.output(name, &[1, 4]);
+    }
+    save(g, dir, "passthrough.onnx")
+}

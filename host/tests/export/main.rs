@@ -7,6 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod cover;
+mod edges;
 mod fixtures;
 mod support;
 
