@@ -149,6 +149,11 @@ pub fn pool_attrs(x: &Exporter<'_>, g: &PoolGeometry, max: bool) -> Result<Attrs
         false
     } else if max && len(true) == want {
         true
+    } else if len(true) == want {
+        return Err(x.fail(
+            "average pooling whose output size needs ceil_mode: runtimes disagree on the \
+             divisor of the last, partial window",
+        ));
     } else {
         return Err(x.fail(format!(
             "geometry {g:?} has no ONNX pooling with the same output size"

@@ -5,13 +5,13 @@
 use super::ExportError;
 use super::geometry::{self as geo, TO_NCHW, TO_NHWC};
 use super::graph::Exporter;
-use super::scales::{act_bounds, dq_const, weight_scales};
+use super::scales::{act_bounds, binary_constant_scale, dq_const, weight_scales};
 use crate::onnx::build::Attr;
 use crate::tensor::{ElemType, Tensor};
 use whittle_runtime::DType;
 use whittle_runtime::format::{
     BinaryI8, BinaryKindI8, Buf, Conv2dI8, DenseI8, Dequantize, GlobalPool, LookupI8, Pool2dI8,
-    Quantize, RequantizeI8, SoftmaxI8, TensorQuant,
+    Quantize, RequantizeI8, SoftmaxI8, Space, TensorQuant,
 };
 
 /// Checks that a zero point an operator stores agrees with its tensor's.
@@ -110,22 +110,30 @@ pub fn dense(x: &mut Exporter<'_>, tensor: u32, op: &DenseI8) -> Result<(), Expo
     x.define(tensor, op.output, &y, &[rows, outf], DType::I8)
 }
 
-/// An int8 operand dequantized: an arena value, or a constant the tensor table names with
-/// its scale.
+/// The scale and zero point of an int8 operand: an arena value's, or those the tensor table
+/// records for a constant (`None` when it records none).
+fn operand_quant(x: &Exporter<'_>, buf: Buf) -> Result<Option<TensorQuant>, ExportError> {
+    if buf.space == Space::Arena {
+        let v = x.read(buf)?;
+        return x.quant_of(&v).map(Some);
+    }
+    Ok(x.named_constant(buf)
+        .filter(|d| d.dtype == DType::I8)
+        .and_then(|d| d.quant))
+}
+
+/// An int8 operand with quantization `q`, dequantized: an arena value, or a constant.
 fn dq_operand(
     x: &mut Exporter<'_>,
     buf: Buf,
     dims: &[i64],
+    q: TensorQuant,
     zp: i32,
 ) -> Result<String, ExportError> {
-    let (name, q) = if buf.space == whittle_runtime::format::Space::Arena {
-        let (name, v) = x.operand(buf, dims)?;
-        (name, x.quant_of(&v)?)
+    same_zp(x, "operand", zp, q)?;
+    let name = if buf.space == Space::Arena {
+        x.operand(buf, dims)?.0
     } else {
-        let desc = x.named_constant(buf).filter(|d| d.dtype == DType::I8);
-        let q = desc
-            .and_then(|d| d.quant)
-            .ok_or_else(|| x.fail("an int8 constant operand has no recorded scale"))?;
         let data: Vec<i64> = x.i8s(buf)?.into_iter().map(i64::from).collect();
         let shape: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
         if shape.iter().product::<usize>() != data.len() {
@@ -134,10 +142,30 @@ fn dq_operand(
                 data.len()
             )));
         }
-        (x.konst("const", &Tensor::int(ElemType::I8, shape, data)), q)
+        x.konst("const", &Tensor::int(ElemType::I8, shape, data))
     };
-    same_zp(x, "operand", zp, q)?;
     Ok(x.dq(&name, q))
+}
+
+/// The quantization of both operands of a `BinaryI8`; a constant's scale the tensor table
+/// does not record is recovered from the kernel's multipliers.
+fn binary_quants(
+    x: &Exporter<'_>,
+    op: &BinaryI8,
+    out: TensorQuant,
+) -> Result<(TensorQuant, TensorQuant), ExportError> {
+    let recovered = |constant_is_a: bool, other: TensorQuant| {
+        let zero_point = op.zero_points[usize::from(!constant_is_a)];
+        binary_constant_scale(op, constant_is_a, other.scale, out.scale)
+            .map(|scale| TensorQuant { scale, zero_point })
+            .ok_or_else(|| x.fail("an int8 constant operand's scale cannot be recovered"))
+    };
+    match (operand_quant(x, op.a)?, operand_quant(x, op.b)?) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        (Some(a), None) => Ok((a, recovered(false, a)?)),
+        (None, Some(b)) => Ok((recovered(true, b)?, b)),
+        (None, None) => Err(x.fail("neither operand has a recorded scale")),
+    }
 }
 
 /// `BinaryI8`: Add, Sub or Mul of two dequantized operands.
@@ -147,8 +175,9 @@ pub fn binary(x: &mut Exporter<'_>, tensor: u32, op: &BinaryI8) -> Result<(), Ex
     };
     let out_q = x.out_quant(tensor)?;
     same_zp(x, "output", op.zero_points[2], out_q)?;
-    let a = dq_operand(x, op.a, &dims(&op.a_shape), op.zero_points[0])?;
-    let b = dq_operand(x, op.b, &dims(&op.b_shape), op.zero_points[1])?;
+    let (qa, qb) = binary_quants(x, op, out_q)?;
+    let a = dq_operand(x, op.a, &dims(&op.a_shape), qa, op.zero_points[0])?;
+    let b = dq_operand(x, op.b, &dims(&op.b_shape), qb, op.zero_points[1])?;
     let kind = match op.kind {
         BinaryKindI8::Add => "Add",
         BinaryKindI8::Sub => "Sub",

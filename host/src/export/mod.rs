@@ -145,7 +145,11 @@ pub fn export(bytes: &[u8]) -> Result<Exported, ExportError> {
         let et = elem_type(desc.dtype).ok_or_else(missing)?;
         let dims = dims_of(&desc);
         let name = x.shaped(&value, &dims)?;
-        x.b.identity_as(&name, desc.name);
+        // An output that is a model input unchanged already has its name in the graph; an
+        // `Identity` to that name would define it twice, which ONNX forbids.
+        if name != desc.name {
+            x.b.identity_as(&name, desc.name);
+        }
         x.b.typed_output(desc.name, et, &dims);
     }
     Ok(Exported {

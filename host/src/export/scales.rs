@@ -6,7 +6,7 @@
 use super::ExportError;
 use super::graph::Exporter;
 use crate::tensor::{ElemType, Tensor};
-use whittle_runtime::format::{Requant, TensorQuant};
+use whittle_runtime::format::{BinaryI8, BinaryKindI8, Requant, TensorQuant};
 
 /// The real number a Q31 multiplier and shift encode: `multiplier * 2^shift / 2^31`.
 pub fn real_multiplier(multiplier: i32, shift: i32) -> f64 {
@@ -94,4 +94,30 @@ pub fn act_bounds(act_min: i8, act_max: i8, out: TensorQuant) -> (Option<f32>, O
         (act_min > i8::MIN).then(|| real(act_min)),
         (act_max < i8::MAX).then(|| real(act_max)),
     )
+}
+
+/// The scale of a `BinaryI8` operand that is a constant the tensor table does not list (the
+/// compiler quantizes such constants in place and records their scale only in the kernel's
+/// rescale multipliers), from the other operand's scale and the output's.
+///
+/// Mul rescales the product by `a * b / out`; Add and Sub rescale each operand by its scale
+/// over a common `2 * max(a, b)`, so the two operands' multipliers are in the ratio of their
+/// scales.
+pub fn binary_constant_scale(
+    op: &BinaryI8,
+    constant_is_a: bool,
+    other: f32,
+    out: f32,
+) -> Option<f32> {
+    let real = |(m, s): (i32, i32)| real_multiplier(m, s);
+    let (mine, theirs) = if constant_is_a {
+        (op.a_scale, op.b_scale)
+    } else {
+        (op.b_scale, op.a_scale)
+    };
+    let scale = match op.kind {
+        BinaryKindI8::Mul => real(op.out_scale) * f64::from(out) / f64::from(other),
+        BinaryKindI8::Add | BinaryKindI8::Sub => real(mine) * f64::from(other) / real(theirs),
+    } as f32;
+    (scale.is_finite() && scale > 0.0).then_some(scale)
 }

@@ -161,7 +161,8 @@ pub struct Agreement {
     pub identical: f64,
 }
 
-fn argmax(v: &[f32]) -> usize {
+/// Index of the largest value.
+pub fn argmax(v: &[f32]) -> usize {
     // First of equal maxima, as numpy's argmax.
     v.iter()
         .enumerate()
