@@ -190,36 +190,28 @@ fn int8_of_the_qat_model_keeps_its_float_top1() {
 
 #[test]
 fn qat_takes_only_int8() {
-    let o = whittle(&[
-        "distill",
-        "student.onnx",
-        "--teacher",
-        "teacher.onnx",
-        "--data",
-        "train.npz",
-        "-o",
-        "out.onnx",
-        "--qat",
-        "int4",
-    ]);
+    let distill = |extra: &[&str]| {
+        let mut args = vec![
+            "distill",
+            "student.onnx",
+            "--teacher",
+            "teacher.onnx",
+            "--data",
+            "train.npz",
+            "-o",
+            "out.onnx",
+        ];
+        args.extend(extra);
+        whittle(&args)
+    };
+    let o = distill(&["--qat", "int4"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         text(&o).contains("--qat takes int8") && text(&o).contains("not 'int4'"),
         "{}",
         text(&o)
     );
-    let o = whittle(&[
-        "distill",
-        "student.onnx",
-        "--teacher",
-        "teacher.onnx",
-        "--data",
-        "train.npz",
-        "-o",
-        "out.onnx",
-        "--calib-method",
-        "minmax",
-    ]);
+    let o = distill(&["--calib-method", "minmax"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("need --qat int8"), "{}", text(&o));
 }

@@ -23,6 +23,25 @@ const SOFTMAX_LSB: f32 = 1.0 / 256.0;
 /// Two LSB of headroom; a wrong scale or operator moves outputs by far more.
 const MAX_LSB: f32 = 10.0;
 
+/// Prints how `runtime` agrees with whittle on the int8 example and checks the goals.
+fn check_int8(runtime: &str, samples: usize, a: &Agreement) {
+    let lsb = a.max_abs / SOFTMAX_LSB;
+    println!(
+        "int8 gesture, {runtime} vs whittle, {samples} samples: top-1 agreement {:.2}%, max difference {lsb} LSB, identical outputs {:.1}%",
+        a.top1 * 100.0,
+        a.identical * 100.0
+    );
+    assert!(a.top1 >= 0.99, "{runtime}: top-1 agreement {}", a.top1);
+    assert!(lsb <= MAX_LSB, "{runtime}: max difference {lsb} LSB");
+    // Differences come from ties rounded differently (mean pooling, requantization) and the
+    // softmax's table; most samples match bit for bit.
+    assert!(
+        a.identical >= 0.9,
+        "{runtime}: identical outputs {}",
+        a.identical
+    );
+}
+
 #[test]
 fn int8_export_agrees_with_whittle_in_onnx_runtime() {
     let Some(python) = ort_python("int8_export_agrees_with_whittle_in_onnx_runtime") else {
@@ -33,23 +52,7 @@ fn int8_export_agrees_with_whittle_in_onnx_runtime() {
     let (x, x_npy) = test_windows();
     let ours = whittle_outputs(&artifact, &x);
     let ort = ort_outputs(&python, &onnx, &x_npy, x.shape[0]);
-    let a = agreement(&ours, &ort);
-    println!(
-        "int8 gesture, ONNX Runtime vs whittle, {} samples: top-1 agreement {:.2}%, max difference {} LSB, identical outputs {:.1}%",
-        ours.len(),
-        a.top1 * 100.0,
-        a.max_abs / SOFTMAX_LSB,
-        a.identical * 100.0
-    );
-    assert!(a.top1 >= 0.99, "top-1 agreement {}", a.top1);
-    assert!(
-        a.max_abs / SOFTMAX_LSB <= MAX_LSB,
-        "max difference {} LSB",
-        a.max_abs / SOFTMAX_LSB
-    );
-    // Differences come from ties rounded differently (mean pooling, requantization) and the
-    // softmax's table; most samples match bit for bit.
-    assert!(a.identical >= 0.9, "identical outputs {}", a.identical);
+    check_int8("ONNX Runtime", ours.len(), &agreement(&ours, &ort));
 }
 
 #[test]
@@ -59,21 +62,7 @@ fn int8_export_agrees_with_whittle_in_tract() {
     let (x, _) = test_windows();
     let ours = whittle_outputs(&artifact, &x);
     let tract = tract_outputs(&onnx, &x, &[1, 3, 64]);
-    let a = agreement(&ours, &tract);
-    println!(
-        "int8 gesture, tract vs whittle, {} samples: top-1 agreement {:.2}%, max difference {} LSB, identical outputs {:.1}%",
-        ours.len(),
-        a.top1 * 100.0,
-        a.max_abs / SOFTMAX_LSB,
-        a.identical * 100.0
-    );
-    assert!(a.top1 >= 0.99, "top-1 agreement {}", a.top1);
-    assert!(
-        a.max_abs / SOFTMAX_LSB <= MAX_LSB,
-        "max difference {} LSB",
-        a.max_abs / SOFTMAX_LSB
-    );
-    assert!(a.identical >= 0.9, "identical outputs {}", a.identical);
+    check_int8("tract", ours.len(), &agreement(&ours, &tract));
 }
 
 #[test]
