@@ -185,6 +185,14 @@ fn bad_pipeline_files_are_input_errors_naming_the_problem() {
             original.replace("max_flash = \"16KiB\"", "max_flash = \"16 parsecs\""),
             "parsecs",
         ),
+        (
+            format!("{original}\n[distill]\nqat = \"int4\"\n"),
+            "distill.qat: --qat takes int8",
+        ),
+        (
+            format!("{original}\n[prune]\nratio = 0.5\nround_to = 0\n"),
+            "prune.round_to must be at least 1",
+        ),
     ];
     for (body, needle) in cases {
         std::fs::write(&config, &body).unwrap();

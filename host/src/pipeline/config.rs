@@ -413,6 +413,12 @@ impl PipelineConfig {
         }
         crate::quantize::Method::parse(&q.calibration)
             .map_err(|e| format!("quantize.calibration: {e}"))?;
+        if let Some(scheme) = self.distill.as_ref().and_then(|d| d.qat.as_ref()) {
+            crate::distill::qat::parse_scheme(scheme).map_err(|e| format!("distill.qat: {e}"))?;
+        }
+        if self.prune.as_ref().and_then(|p| p.round_to) == Some(0) {
+            return Err("prune.round_to must be at least 1".into());
+        }
         for key in self.data.segments.keys() {
             key.parse::<i64>()
                 .map_err(|_| format!("data.segments: key '{key}' is not a segment number"))?;
