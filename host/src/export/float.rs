@@ -62,18 +62,10 @@ pub fn conv(x: &mut Exporter<'_>, tensor: u32, op: &Conv2d) -> Result<(), Export
     let (shape, w) = geo::onnx_weights(x, g, &raw)?;
     let w = weights(x, "weights", shape, w)?;
     let b = bias(x, op.bias, g.out_c)?;
-    let nchw = x.b.node(
-        "Transpose",
-        &[&input],
-        vec![("perm", Attr::Ints(TO_NCHW.to_vec()))],
-    );
+    let nchw = x.transpose4(&input, TO_NCHW);
     let y = x.b.node("Conv", &[&nchw, &w, &b], attrs);
     let y = activate(x, &y, op.act);
-    let y = x.b.node(
-        "Transpose",
-        &[&y],
-        vec![("perm", Attr::Ints(TO_NHWC.to_vec()))],
-    );
+    let y = x.transpose4(&y, TO_NHWC);
     x.define(tensor, op.output, &y, &geo::conv_output(g), DType::F32)
 }
 
@@ -166,17 +158,9 @@ pub fn pool(x: &mut Exporter<'_>, tensor: u32, op: &Pool2d) -> Result<(), Export
     let g = &op.geom;
     let (input, _) = x.operand(op.input, &geo::pool_input(g))?;
     let (name, attrs) = geo::pool_op(x, g, op.kind)?;
-    let nchw = x.b.node(
-        "Transpose",
-        &[&input],
-        vec![("perm", Attr::Ints(TO_NCHW.to_vec()))],
-    );
+    let nchw = x.transpose4(&input, TO_NCHW);
     let y = x.b.node(name, &[&nchw], attrs);
-    let y = x.b.node(
-        "Transpose",
-        &[&y],
-        vec![("perm", Attr::Ints(TO_NHWC.to_vec()))],
-    );
+    let y = x.transpose4(&y, TO_NHWC);
     x.define(tensor, op.output, &y, &geo::pool_output(g), DType::F32)
 }
 

@@ -3,7 +3,7 @@
 //! pairs to the graph being built.
 
 use super::ExportError;
-use crate::onnx::build::GraphBuilder;
+use crate::onnx::build::{Attr, GraphBuilder};
 use crate::tensor::{ElemType, Tensor};
 use whittle_runtime::DType;
 use whittle_runtime::format::{Buf, Space, TensorDesc, TensorQuant};
@@ -181,6 +181,15 @@ impl<'a> Exporter<'a> {
     /// A scalar float32 constant.
     pub fn scalar_f32(&mut self, what: &str, v: f32) -> String {
         self.konst(what, &Tensor::f32(vec![], vec![v]))
+    }
+
+    /// `Transpose` of a 4-D `input` by `perm` (between the artifact's NHWC and ONNX's NCHW).
+    pub fn transpose4(&mut self, input: &str, perm: [i64; 4]) -> String {
+        self.b.node(
+            "Transpose",
+            &[input],
+            vec![("perm", Attr::Ints(perm.to_vec()))],
+        )
     }
 
     /// `DequantizeLinear` of int8 `input` with a per-tensor scale and zero point.

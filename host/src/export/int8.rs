@@ -69,19 +69,11 @@ pub fn conv(x: &mut Exporter<'_>, tensor: u32, op: &Conv2dI8) -> Result<(), Expo
     let raw = x.i8s(op.weights)?;
     let (shape, w) = geo::onnx_weights(x, g, &raw)?;
     let (w, b) = weights_and_bias(x, shape, w, op.bias, &w_scales, in_q.scale)?;
-    let nchw = x.b.node(
-        "Transpose",
-        &[&input],
-        vec![("perm", Attr::Ints(TO_NCHW.to_vec()))],
-    );
+    let nchw = x.transpose4(&input, TO_NCHW);
     let xf = x.dq(&nchw, in_q);
     let y = x.b.node("Conv", &[&xf, &w, &b], attrs);
     let y = requantize(x, &y, (op.act_min, op.act_max), out_q);
-    let y = x.b.node(
-        "Transpose",
-        &[&y],
-        vec![("perm", Attr::Ints(TO_NHWC.to_vec()))],
-    );
+    let y = x.transpose4(&y, TO_NHWC);
     x.define(tensor, op.output, &y, &geo::conv_output(g), DType::I8)
 }
 
@@ -196,19 +188,11 @@ pub fn pool(x: &mut Exporter<'_>, tensor: u32, op: &Pool2dI8) -> Result<(), Expo
     same_zp(x, "input", op.zero_point, in_q)?;
     same_zp(x, "output", op.zero_point, out_q)?;
     let (name, attrs) = geo::pool_op(x, g, op.kind)?;
-    let nchw = x.b.node(
-        "Transpose",
-        &[&input],
-        vec![("perm", Attr::Ints(TO_NCHW.to_vec()))],
-    );
+    let nchw = x.transpose4(&input, TO_NCHW);
     let xf = x.dq(&nchw, in_q);
     let y = x.b.node(name, &[&xf], attrs);
     let y = requantize(x, &y, (op.act_min, op.act_max), out_q);
-    let y = x.b.node(
-        "Transpose",
-        &[&y],
-        vec![("perm", Attr::Ints(TO_NHWC.to_vec()))],
-    );
+    let y = x.transpose4(&y, TO_NHWC);
     x.define(tensor, op.output, &y, &geo::pool_output(g), DType::I8)
 }
 

@@ -71,14 +71,7 @@ fn tract_all(model: &Path, x: &Tensor) -> Vec<Vec<f32>> {
         .run(tvec![input.into()])
         .unwrap()
         .iter()
-        .map(|o| {
-            let o = o.cast_to::<f32>().unwrap();
-            o.to_plain_array_view::<f32>()
-                .unwrap()
-                .iter()
-                .copied()
-                .collect()
-        })
+        .map(tract_values)
         .collect()
 }
 

@@ -143,13 +143,18 @@ pub fn tract_outputs(onnx: &Path, x: &Tensor, sample_shape: &[usize]) -> Vec<Vec
         .map(|s| {
             let input = tract_onnx::prelude::Tensor::from_shape(sample_shape, s).unwrap();
             let out = model.run(tvec![input.into()]).unwrap();
-            let o = out[0].cast_to::<f32>().unwrap();
-            o.to_plain_array_view::<f32>()
-                .unwrap()
-                .iter()
-                .copied()
-                .collect()
+            tract_values(&out[0])
         })
+        .collect()
+}
+
+/// The values of one of tract's outputs, as float32.
+pub fn tract_values(output: &tract_onnx::prelude::TValue) -> Vec<f32> {
+    let o = output.cast_to::<f32>().unwrap();
+    o.to_plain_array_view::<f32>()
+        .unwrap()
+        .iter()
+        .copied()
         .collect()
 }
 
