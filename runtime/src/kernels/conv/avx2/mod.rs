@@ -21,6 +21,7 @@
 //! detected at run time (once, cached by std) otherwise; without AVX2 the portable code runs.
 #![allow(unsafe_code)]
 
+pub(crate) mod blocked;
 mod depthwise;
 mod gathered;
 mod pointwise;
