@@ -1,19 +1,17 @@
 //! Float32 convolution over [`Blocked8`](crate::format::WeightLayout::Blocked8) weights with
 //! x86_64 AVX2, bit-exact with the reference: one 256-bit vector holds eight output channels,
 //! each lane accumulating in the reference's order with `VMULPS` then `VADDPS` (two roundings,
-//! never `VFMADD`, which rounds once and so differs in the last bit). Four blocks share each
-//! broadcast input value, so that four independent sums hide the addition latency.
+//! never `VFMADD`, which rounds once and so differs in the last bit).
 //!
-//! Paths: one group (every lane reads the same input channel: a broadcast) and depthwise with
-//! one output channel per input channel (lane `l` reads input channel `l`: a vector load) have
-//! AVX2 loops; other groupings run the portable packed kernel.
+//! Paths: one group (every lane reads the same input channel, broadcast; tiles of pixels and
+//! blocks in [`super::blocked_tile`]) and depthwise with one output channel per input channel
+//! (lane `l` reads input channel `l`: a vector load; four blocks at a time, here) have AVX2
+//! loops; other groupings run the portable packed kernel.
 
 use super::super::blocked::{self, Dims, L};
 use super::available;
 use crate::format::Activation;
-use core::arch::x86_64::{
-    __m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_storeu_ps,
-};
+use core::arch::x86_64::{__m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_storeu_ps};
 
 /// Blocks computed together.
 const QUAD: usize = 4;
@@ -39,28 +37,31 @@ pub(crate) fn conv2d_f32(
             == Some(output.len());
     let one_group = d.ipg == d.in_c;
     let depthwise = d.ipg == 1 && d.opg.get() == 1;
-    if available() && fits && d.blocks > 0 && (one_group || depthwise) {
+    if available() && fits && d.blocks > 0 && one_group {
         // SAFETY: the CPU has AVX2 (checked above), and the slice lengths match `d` exactly.
-        unsafe { conv2d_f32_avx2(d, act, input, weights, bias, output, depthwise) }
+        unsafe { super::blocked_tile::conv2d_f32(d, act, input, weights, bias, output) }
+    } else if available() && fits && d.blocks > 0 && depthwise {
+        // SAFETY: as above.
+        unsafe { depthwise_f32(d, act, input, weights, bias, output) }
     } else {
         blocked::conv2d_f32(d, act, input, weights, bias, output);
     }
 }
 
+/// Depthwise, one filter per channel.
+///
 /// # Safety
 ///
 /// The CPU must have AVX2; `input`, `weights` and `output` hold exactly the elements `d`
-/// states (`weights` packed), `d.blocks > 0`, and either one group or depthwise with one output
-/// channel per group (`depthwise`).
+/// states (`weights` packed), `d.blocks > 0`, and one input and one output channel per group.
 #[target_feature(enable = "avx2")]
-unsafe fn conv2d_f32_avx2(
+unsafe fn depthwise_f32(
     d: &Dims,
     act: Activation,
     input: &[f32],
     weights: &[f32],
     bias: Option<&[f32]>,
     output: &mut [f32],
-    depthwise: bool,
 ) {
     for n in 0..d.batch {
         for oy in 0..d.out_h {
@@ -84,13 +85,7 @@ unsafe fn conv2d_f32_avx2(
                             // SAFETY: `iy < in_h` and `ix < in_w`, so the pixel's `in_c`
                             // inputs lie in `input`; each block's tap of `ipg * L` weights lies
                             // in `weights` (`ids[j] < blocks`, `tap + ipg * L <= block_len`).
-                            unsafe {
-                                if depthwise {
-                                    depthwise_tap(d, input, pix, weights, tap, &ids, &mut acc)
-                                } else {
-                                    dense_tap(d, input, pix, weights, tap, &ids, &mut acc)
-                                }
-                            }
+                            unsafe { depthwise_tap(d, input, pix, weights, tap, &ids, &mut acc) }
                         }
                     }
                     for (j, a) in acc.iter().enumerate() {
@@ -109,38 +104,6 @@ unsafe fn conv2d_f32_avx2(
                         }
                     }
                 }
-            }
-        }
-    }
-}
-
-/// One window position, one group: every input channel broadcast to the eight lanes.
-///
-/// # Safety
-///
-/// AVX2; `input[pix..pix + ipg]` and every `weights[ids[j] * block_len + tap..][..ipg * L]`
-/// are in bounds.
-#[target_feature(enable = "avx2")]
-#[inline]
-unsafe fn dense_tap(
-    d: &Dims,
-    input: &[f32],
-    pix: usize,
-    weights: &[f32],
-    tap: usize,
-    ids: &[usize; QUAD],
-    acc: &mut [__m256; QUAD],
-) {
-    let x = input.as_ptr().wrapping_add(pix);
-    let w: [*const f32; QUAD] =
-        core::array::from_fn(|j| weights.as_ptr().wrapping_add(ids[j] * d.block_len + tap));
-    for i in 0..d.ipg {
-        // SAFETY: in bounds by the caller's contract (`i < ipg`).
-        unsafe {
-            let xv = _mm256_set1_ps(*x.add(i));
-            for j in 0..QUAD {
-                let wv = _mm256_loadu_ps(w[j].add(i * L));
-                acc[j] = _mm256_add_ps(acc[j], _mm256_mul_ps(xv, wv));
             }
         }
     }
