@@ -22,6 +22,7 @@
 #![allow(unsafe_code)]
 
 pub(crate) mod blocked;
+mod blocked_depthwise;
 mod blocked_tile;
 mod depthwise;
 mod gathered;
