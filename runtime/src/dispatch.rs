@@ -20,9 +20,10 @@ pub(crate) fn run(
 ) -> Result<crate::format::Buf, Unresolved> {
     let output = kind.output();
     let (inputs, out) = arena::split(arena, weights, output)?;
-    // Float32 convolution and fully connected weights in the blob may be packed.
+    // Float32 convolution and fully connected weights in the blob may be packed (builds
+    // without those operators do not read `layout`).
     let _ = layout;
-    #[cfg(feature = "float")]
+    #[cfg(all(feature = "float", any(feature = "conv", feature = "dense")))]
     let blocked = |w: crate::format::Buf| {
         layout == WeightLayout::Blocked8 && w.space == crate::format::Space::Weights
     };
