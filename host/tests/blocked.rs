@@ -1,12 +1,13 @@
 //! The `Blocked8` weight layout end to end: the gesture example compiled for `x86_64-avx2`
 //! (packed float32 weights) and for `generic` (reference layout) gives the same output bits;
 //! the packed artifact says so in its header, `export-onnx` reads its weights back unpacked,
-//! and a layout id the runtime does not know is refused on load.
+//! a layout id the runtime does not know is refused on load, and so are weights whose lengths
+//! do not fit the layout the header states.
 
 use whittle::compile::{CompileOptions, compile, load_onnx};
 use whittle::targets::Target;
 use whittle_runtime::format::{OpKind, PREAMBLE_LEN, Space, WeightLayout};
-use whittle_runtime::{AlignedBytes, Interpreter, LoadError, Model};
+use whittle_runtime::{AlignedBytes, Interpreter, LoadError, Model, OpFault};
 
 fn gesture() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/gesture/gesture.onnx")
@@ -96,18 +97,43 @@ fn export_reads_packed_weights_back_in_the_reference_layout() {
     assert_eq!(packed.node, reference.node);
 }
 
-#[test]
-fn an_unknown_layout_id_is_refused_on_load() {
-    let mut artifact = compiled_for("x86_64-avx2");
+/// `artifact` with its header's layout byte set to `id` (checked to be `was` first), resealed.
+fn with_layout(mut artifact: Vec<u8>, target: &str, was: WeightLayout, id: u8) -> Vec<u8> {
     // The header starts with the producer and target strings (a one-byte length each, here),
     // then the layout byte.
     let producer = artifact[PREAMBLE_LEN] as usize;
-    let target = PREAMBLE_LEN + 1 + producer;
-    assert_eq!(&artifact[target + 1..target + 1 + 11], b"x86_64-avx2");
-    let layout = target + 1 + artifact[target] as usize;
-    assert_eq!(artifact[layout], WeightLayout::Blocked8 as u8);
-    artifact[layout] = 7;
+    let at = PREAMBLE_LEN + 1 + producer;
+    assert_eq!(&artifact[at + 1..at + 1 + target.len()], target.as_bytes());
+    let layout = at + 1 + artifact[at] as usize;
+    assert_eq!(artifact[layout], was as u8);
+    artifact[layout] = id;
     whittle::artifact::reseal(&mut artifact);
+    artifact
+}
+
+#[test]
+fn an_unknown_layout_id_is_refused_on_load() {
+    let packed = compiled_for("x86_64-avx2");
+    let artifact = with_layout(packed, "x86_64-avx2", WeightLayout::Blocked8, 7);
     let err = Model::load(&AlignedBytes::new(&artifact)).unwrap_err();
     assert_eq!(err, LoadError::UnsupportedLayout { found: 7 });
+}
+
+#[test]
+fn weights_of_the_wrong_layout_are_refused_on_load() {
+    // The example has layers whose channel counts are not multiples of eight, so packed and
+    // reference weights differ in length: the load-time check sees the mismatch either way.
+    let wrong = |artifact, target, was, id| {
+        let artifact = with_layout(artifact, target, was, id);
+        match Model::load(&AlignedBytes::new(&artifact)) {
+            Err(LoadError::InvalidOp { fault, .. }) => fault,
+            other => panic!("{target} with layout {id}: {other:?}"),
+        }
+    };
+    let packed = compiled_for("x86_64-avx2");
+    let reference = compiled_for("generic");
+    let fault = wrong(packed, "x86_64-avx2", WeightLayout::Blocked8, 0);
+    assert_eq!(fault, OpFault::SizeMismatch);
+    let fault = wrong(reference, "generic", WeightLayout::Reference, 1);
+    assert_eq!(fault, OpFault::SizeMismatch);
 }
