@@ -6,7 +6,7 @@ use crate::plan::MemoryPlan;
 use serde::Serialize;
 use whittle_runtime::format::{
     Buf, CRC_LEN, DIGEST_LEN, FLAG_SHA256, FORMAT_VERSION, Header, IoDesc, OpDesc, PREAMBLE_LEN,
-    Preamble, Section, Shape, TensorDesc, Validation, WEIGHT_ALIGN, WeightLayout,
+    Preamble, Section, Shape, TensorDesc, Validation, WEIGHT_ALIGN,
 };
 
 /// Identifies the writer in every artifact.
@@ -54,9 +54,10 @@ pub fn write_with_validation(
     target: &str,
     validation: Option<&ValidationData>,
 ) -> Result<Vec<u8>, String> {
+    let crate::pack::Packed { weights, kinds } = crate::pack::packed(program)?;
     let mut blob = Vec::new();
-    let mut weight_offsets = Vec::with_capacity(program.weights.len());
-    for w in &program.weights {
+    let mut weight_offsets = Vec::with_capacity(weights.len());
+    for w in &weights {
         weight_offsets.push(append(&mut blob, w).offset as usize);
     }
     let validation = validation.map(|v| {
@@ -107,8 +108,8 @@ pub fn write_with_validation(
     let ops: Vec<OpDesc> = program
         .ops
         .iter()
-        .map(|op| {
-            let mut kind = op.kind;
+        .zip(kinds)
+        .map(|(op, mut kind)| {
             kind.buffers_mut().for_each(relocate);
             OpDesc {
                 tensor: op.tensor as u32,
@@ -125,7 +126,7 @@ pub fn write_with_validation(
     let header = Header {
         producer: PRODUCER,
         target,
-        layout: WeightLayout::Reference as u8,
+        layout: program.layout as u8,
         arena_bytes: plan.arena_bytes as u32,
         arena_lower_bound_bytes: plan.lower_bound_bytes as u32,
         tensors: Section::from_encoded(tensors.len() as u32, &tensor_bytes),

@@ -8,6 +8,7 @@ use crate::metrics::percentile;
 use crate::run::RunError;
 use serde::Serialize;
 use std::time::Instant;
+use whittle_runtime::format::WeightLayout;
 use whittle_runtime::{AlignedBytes, Interpreter, Model};
 
 /// One operator's timing.
@@ -45,13 +46,27 @@ pub struct BenchReport {
 }
 
 /// The kernel an operator runs in this build: the int8 convolutions and fully connected
-/// layers run the runtime's selected variant, every other operator its scalar reference.
-fn kernel(kind: &whittle_runtime::format::OpKind) -> &'static str {
-    use whittle_runtime::format::OpKind;
+/// layers run the runtime's selected variant; the float32 ones over packed weights
+/// (`Blocked8`) the AVX2 packed kernel where the variant is AVX2 on this CPU and the grouping
+/// has an AVX2 loop, the portable packed kernel otherwise; every other operator its scalar
+/// reference.
+fn kernel(kind: &whittle_runtime::format::OpKind, layout: WeightLayout) -> &'static str {
+    use whittle_runtime::format::{OpKind, Space};
+    use whittle_runtime::kernels::Variant;
+    let variant = Variant::selected();
+    let avx2 = variant.name() == "avx2" && variant.is_native();
+    let packed = |w: whittle_runtime::format::Buf| {
+        layout == WeightLayout::Blocked8 && w.space == Space::Weights
+    };
+    let packed_kernel = |simd: bool| if simd { "avx2-blocked8" } else { "blocked8" };
     match kind {
-        OpKind::Conv2dI8(_) | OpKind::DenseI8(_) => {
-            whittle_runtime::kernels::Variant::selected().name()
+        OpKind::Conv2dI8(_) | OpKind::DenseI8(_) => variant.name(),
+        OpKind::Conv2d(op) if packed(op.weights) => {
+            let g = &op.geom;
+            let depthwise = g.groups == g.in_c && g.groups == g.out_c;
+            packed_kernel(avx2 && (g.groups == 1 || depthwise))
         }
+        OpKind::Dense(op) if packed(op.weights) => packed_kernel(avx2),
         _ => "reference",
     }
 }
@@ -127,7 +142,7 @@ pub fn bench(
             index,
             op: op.kind.name().to_string(),
             output,
-            kernel: kernel(&op.kind).to_string(),
+            kernel: kernel(&op.kind, model.layout()).to_string(),
             median_us: percentile(times, 50.0),
             share: 0.0,
         })

@@ -106,6 +106,7 @@ fn imported(
 /// Lowers, plans and writes an imported graph, checking the target's budgets.
 fn build(graph: &Graph, target: &Target) -> Result<(Program, MemoryPlan, Vec<u8>), CompileError> {
     let mut program = lower(graph)?;
+    program.layout = target.layout();
     reuse_in_place(&mut program);
     let plan = plan(&program);
     let over = |what: &str, need: u64, have: u64| CompileError::Budget {

@@ -47,6 +47,9 @@ pub struct Summary {
     pub producer: String,
     /// Target profile.
     pub target: String,
+    /// Layout of the float32 convolution and fully connected weights (`reference`,
+    /// `blocked8`).
+    pub weight_layout: String,
     /// Artifact size.
     pub artifact_bytes: usize,
     /// Weight blob size.
@@ -232,6 +235,7 @@ impl Summary {
             format_version: whittle_runtime::format::FORMAT_VERSION,
             producer: model.header().producer.to_string(),
             target: model.target().to_string(),
+            weight_layout: model.layout().name().to_string(),
             artifact_bytes: model.artifact_bytes(),
             weight_bytes: model.weights().len(),
             arena_bytes: model.arena_bytes(),

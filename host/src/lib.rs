@@ -24,6 +24,7 @@ pub mod ir;
 pub mod lower;
 pub mod metrics;
 pub mod onnx;
+pub mod pack;
 pub mod passes;
 pub mod pipeline;
 pub mod plan;

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use whittle_runtime::format::WeightLayout;
 
 /// A target profile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,9 +55,9 @@ impl Target {
     /// Parses a profile from TOML text.
     pub fn from_toml(text: &str) -> Result<Self, String> {
         let t: Target = toml::from_str(text).map_err(|e| e.to_string())?;
-        if t.weight_layout != "reference" {
+        if WeightLayout::from_name(&t.weight_layout).is_none() {
             return Err(format!(
-                "weight_layout '{}' is not supported (only 'reference')",
+                "weight_layout '{}' is not supported (only 'reference' or 'blocked8')",
                 t.weight_layout
             ));
         }
@@ -64,6 +65,11 @@ impl Target {
             return Err("channel_multiple must be at least 1".into());
         }
         Ok(t)
+    }
+
+    /// The weight layout the profile names (checked when the profile was read).
+    pub fn layout(&self) -> WeightLayout {
+        WeightLayout::from_name(&self.weight_layout).unwrap_or_default()
     }
 
     /// Every built-in profile.
@@ -130,10 +136,22 @@ mod tests {
         assert_eq!(multiple("generic"), 1);
         assert_eq!(multiple("cortex-m4f"), 4);
         assert_eq!(multiple("x86_64-avx2"), 8);
+        let layout = |name: &str| Target::resolve(name).unwrap().layout();
+        assert_eq!(layout("x86_64-avx2"), WeightLayout::Blocked8);
+        assert_eq!(layout("generic"), WeightLayout::Reference);
         let base = "name='x'\ndescription=''\ntriple=''\nisa=''\nfeatures=[]\nalignment=4\nweight_layout='reference'\n";
         assert_eq!(Target::from_toml(base).unwrap().channel_multiple, 1);
         let err = Target::from_toml(&format!("{base}channel_multiple=0")).unwrap_err();
         assert!(err.contains("channel_multiple"), "{err}");
+    }
+
+    #[test]
+    fn unknown_weight_layouts_are_rejected() {
+        let err = Target::from_toml("name='x'\ndescription=''\ntriple=''\nisa=''\nfeatures=[]\nalignment=4\nweight_layout='blocked4'").unwrap_err();
+        assert!(
+            err.contains("blocked4") && err.contains("blocked8"),
+            "{err}"
+        );
     }
 
     #[test]

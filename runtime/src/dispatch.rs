@@ -2,7 +2,7 @@
 //! calls its kernel.
 
 use crate::arena::{self, Inputs, Unresolved};
-use crate::format::{OpKind, PoolKind, Requant};
+use crate::format::{OpKind, PoolKind, Requant, WeightLayout};
 use crate::kernels::{self, conv::QuantOut, dense::DenseShape};
 
 impl From<kernels::LengthMismatch> for Unresolved {
@@ -11,19 +11,32 @@ impl From<kernels::LengthMismatch> for Unresolved {
     }
 }
 
-/// Executes one operator; returns its output buffer.
+/// Executes one operator; returns its output buffer. `layout` is the model's weight layout.
 pub(crate) fn run(
     kind: &OpKind,
     arena: &mut [u8],
     weights: &[u8],
+    layout: WeightLayout,
 ) -> Result<crate::format::Buf, Unresolved> {
     let output = kind.output();
     let (inputs, out) = arena::split(arena, weights, output)?;
+    // Float32 convolution and fully connected weights in the blob may be packed (builds
+    // without those operators do not read `layout`).
+    let _ = layout;
+    #[cfg(all(feature = "float", any(feature = "conv", feature = "dense")))]
+    let blocked = |w: crate::format::Buf| {
+        layout == WeightLayout::Blocked8 && w.space == crate::format::Space::Weights
+    };
     match kind {
         #[cfg(all(feature = "float", feature = "conv"))]
         OpKind::Conv2d(op) => {
             let bias = op.bias.map(|b| inputs.typed::<f32>(b)).transpose()?;
-            kernels::conv::conv2d_f32(
+            let run = if blocked(op.weights) {
+                kernels::conv::conv2d_f32_blocked
+            } else {
+                kernels::conv::conv2d_f32
+            };
+            run(
                 &op.geom,
                 op.act,
                 inputs.typed(op.input)?,
@@ -40,7 +53,12 @@ pub(crate) fn run(
                 in_features: op.in_features,
                 out_features: op.out_features,
             };
-            kernels::dense::dense_f32(
+            let run = if blocked(op.weights) {
+                kernels::dense::dense_f32_blocked
+            } else {
+                kernels::dense::dense_f32
+            };
+            run(
                 shape,
                 op.act,
                 inputs.typed(op.input)?,

@@ -138,15 +138,17 @@ impl<'r, 'a> Interpreter<'r, 'a> {
         mut observer: impl FnMut(usize, &OpDesc, &[u8]),
     ) -> Result<(), InvokeError> {
         let weights = self.model.weights();
+        let layout = self.model.layout();
         for (index, op) in self.model.header().ops.iter().enumerate() {
             let op = op.map_err(|_| InvokeError::Internal {
                 op: saturate(index),
             })?;
-            let output = dispatch::run(&op.kind, self.arena, weights).map_err(|Unresolved| {
-                InvokeError::Internal {
-                    op: saturate(index),
-                }
-            })?;
+            let output =
+                dispatch::run(&op.kind, self.arena, weights, layout).map_err(|Unresolved| {
+                    InvokeError::Internal {
+                        op: saturate(index),
+                    }
+                })?;
             let range = output.offset as usize..output.end() as usize;
             observer(
                 index,

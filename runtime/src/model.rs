@@ -108,12 +108,12 @@ impl<'a> Model<'a> {
         if !rest.is_empty() {
             return Err(LoadError::BadHeader);
         }
-        if header.layout != WeightLayout::Reference as u8 {
-            return Err(LoadError::UnsupportedLayout {
+        let layout = WeightLayout::from_id(header.layout)
+            .filter(|l| l.supported())
+            .ok_or(LoadError::UnsupportedLayout {
                 found: header.layout,
-            });
-        }
-        verify::verify(&header, weights.len())?;
+            })?;
+        verify::verify(&header, layout, weights.len())?;
         Ok(Model {
             header,
             weights,
@@ -150,6 +150,12 @@ impl<'a> Model<'a> {
     /// Target profile name the artifact was compiled for.
     pub fn target(&self) -> &'a str {
         self.header.target
+    }
+
+    /// The layout of the float32 convolution and fully connected weights (checked on load to
+    /// be one this build runs).
+    pub fn layout(&self) -> WeightLayout {
+        WeightLayout::from_id(self.header.layout).unwrap_or_default()
     }
 
     /// The weight blob, in place.

@@ -113,7 +113,7 @@ fn run_tract(args: &Args) -> anyhow::Result<bool> {
 /// The per-operator table.
 fn print_ops(report: &whittle::bench::BenchReport) {
     out!(
-        "{:>5}  {:<18} {:<40} {:<10} {:>10} {:>7}",
+        "{:>5}  {:<18} {:<40} {:<13} {:>10} {:>7}",
         "#",
         "op",
         "output",
@@ -123,7 +123,7 @@ fn print_ops(report: &whittle::bench::BenchReport) {
     );
     for op in &report.ops {
         out!(
-            "{:>5}  {:<18} {:<40} {:<10} {:>10.1} {:>6.1}%",
+            "{:>5}  {:<18} {:<40} {:<13} {:>10.1} {:>6.1}%",
             op.index,
             op.op,
             op.output,

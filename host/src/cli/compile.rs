@@ -171,7 +171,13 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     whittle::artifact::write_atomically(&args.output, &compiled.artifact)
         .with_context(|| format!("writing {}", args.output.display()))?;
     let plan = &compiled.plan;
-    let weights: usize = compiled.program.weights.iter().map(Vec::len).sum();
+    // As written: packed for the target's layout where it packs.
+    let weights: usize = whittle::pack::packed(&compiled.program)
+        .map_err(anyhow::Error::msg)?
+        .weights
+        .iter()
+        .map(|w| w.len())
+        .sum();
     out!(
         "wrote {}: {} bytes (weights {}), {} ops, arena {} bytes (lower bound {}), target {}",
         args.output.display(),

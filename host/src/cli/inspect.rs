@@ -29,11 +29,12 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         1.0
     };
     out!(
-        "{}: format {}, {}, target {}",
+        "{}: format {}, {}, target {}, weight layout {}",
         args.artifact.display(),
         s.format_version,
         s.producer,
-        s.target
+        s.target,
+        s.weight_layout
     );
     out!(
         "  artifact     {:>12} bytes   weights {} bytes",

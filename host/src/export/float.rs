@@ -58,7 +58,8 @@ pub fn conv(x: &mut Exporter<'_>, tensor: u32, op: &Conv2d) -> Result<(), Export
     let g = &op.geom;
     let (input, _) = x.operand(op.input, &geo::conv_input(g))?;
     let attrs = geo::conv_attrs(x, g)?;
-    let raw = x.f32s(op.weights)?;
+    let per_channel = (g.kernel_h * g.kernel_w * (g.in_c / g.groups.max(1))) as usize;
+    let raw = x.layer_weights(op.weights, g.out_c, per_channel)?;
     let (shape, w) = geo::onnx_weights(x, g, &raw)?;
     let w = weights(x, "weights", shape, w)?;
     let b = bias(x, op.bias, g.out_c)?;
@@ -77,7 +78,7 @@ pub fn dense(x: &mut Exporter<'_>, tensor: u32, op: &Dense) -> Result<(), Export
         i64::from(op.out_features),
     );
     let (input, _) = x.operand(op.input, &[rows, inf])?;
-    let data = x.f32s(op.weights)?;
+    let data = x.layer_weights(op.weights, op.out_features, inf as usize)?;
     let w = weights(x, "weights", vec![outf as usize, inf as usize], data)?;
     let b = bias(x, op.bias, op.out_features)?;
     let y =

@@ -6,7 +6,7 @@ use super::ExportError;
 use crate::onnx::build::{Attr, GraphBuilder};
 use crate::tensor::{ElemType, Tensor};
 use whittle_runtime::DType;
-use whittle_runtime::format::{Buf, Space, TensorDesc, TensorQuant};
+use whittle_runtime::format::{Buf, Space, TensorDesc, TensorQuant, WeightLayout};
 
 /// Prefix of every name the exporter makes up, so none collides with the artifact's own.
 pub const PREFIX: &str = "wtl/";
@@ -55,6 +55,8 @@ pub struct Exporter<'a> {
     pub index: usize,
     /// Its kind, as `inspect` names it.
     pub op: &'static str,
+    /// The artifact's weight layout.
+    pub layout: WeightLayout,
 }
 
 impl<'a> Exporter<'a> {
@@ -68,6 +70,7 @@ impl<'a> Exporter<'a> {
             consts: 0,
             index: 0,
             op: "",
+            layout: WeightLayout::Reference,
         }
     }
 
@@ -250,6 +253,22 @@ impl<'a> Exporter<'a> {
             .chunks_exact(4)
             .map(|c| [c[0], c[1], c[2], c[3]])
             .collect())
+    }
+
+    /// The float32 weights of a convolution or fully connected layer, `[channels][per_channel]`
+    /// whatever the artifact's layout (packed weights are unpacked).
+    pub fn layer_weights(
+        &self,
+        buf: Buf,
+        channels: u32,
+        per_channel: usize,
+    ) -> Result<Vec<f32>, ExportError> {
+        let raw = self.f32s(buf)?;
+        if self.layout != WeightLayout::Blocked8 || buf.space != Space::Weights {
+            return Ok(raw);
+        }
+        crate::pack::unblocked(&raw, channels as usize, per_channel)
+            .ok_or_else(|| self.fail("its packed weights do not fit its shape"))
     }
 
     /// A weight buffer as float32 values.

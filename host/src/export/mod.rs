@@ -117,6 +117,7 @@ pub fn export(bytes: &[u8]) -> Result<Exported, ExportError> {
     let model = Model::load(&aligned)?;
     let builder = GraphBuilder::new(model.target(), OPSET).with_prefix(PREFIX);
     let mut x = Exporter::new(builder, model.tensors().collect(), model.weights());
+    x.layout = model.layout();
     for i in 0..model.input_count() {
         if let Some(desc) = model.input(i) {
             let value = declare(&mut x, &desc)?;

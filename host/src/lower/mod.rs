@@ -119,6 +119,9 @@ pub struct Program {
     pub inputs: Vec<usize>,
     /// Tensor indices of the outputs.
     pub outputs: Vec<usize>,
+    /// The layout the artifact writer packs the float32 convolution and fully connected
+    /// weights into (`weights` above always hold the reference layout).
+    pub layout: whittle_runtime::format::WeightLayout,
 }
 
 /// A placeholder buffer reference: `offset` holds the buffer or weight index.

@@ -5,12 +5,72 @@ use crate::DType;
 use serde::{Deserialize, Serialize};
 
 /// How weights are laid out in the blob; each layout has its own kernels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[repr(u8)]
 #[non_exhaustive]
 pub enum WeightLayout {
     /// The layouts the reference kernels document (row-major, output channel first).
+    #[default]
     Reference = 0,
+    /// Float32 convolution and fully connected weights that live in the weight blob are packed
+    /// in blocks of [`WEIGHT_BLOCK`] output channels, the channel innermost, so that one 8-lane vector
+    /// load gives one weight for eight output channels:
+    ///
+    /// - `Conv2d` (any `groups`, depthwise included):
+    ///   `[ceil(out_c / 8)][kernel_h][kernel_w][in_c / groups][8]`, element
+    ///   `[b][ky][kx][i][l]` being reference weight `[8b + l][ky][kx][i]`;
+    /// - `Dense`: `[ceil(out_features / 8)][in_features][8]`, element `[b][i][l]` being
+    ///   reference weight `[8b + l][i]`.
+    ///
+    /// Lanes past the last output channel hold `0.0`. Every other buffer (bias, int8 weights,
+    /// `MatMul` operands, a weight operand computed in the arena) keeps the reference layout.
+    Blocked8 = 1,
+}
+
+/// Output channels per block of [`WeightLayout::Blocked8`].
+pub const WEIGHT_BLOCK: usize = 8;
+
+impl WeightLayout {
+    /// The layout a header's `layout` byte names, if any.
+    pub const fn from_id(id: u8) -> Option<Self> {
+        match id {
+            0 => Some(WeightLayout::Reference),
+            1 => Some(WeightLayout::Blocked8),
+            _ => None,
+        }
+    }
+
+    /// Whether this build of the runtime has kernels for the layout: `Blocked8` needs the
+    /// `float` feature (it changes only float32 weights).
+    pub const fn supported(self) -> bool {
+        match self {
+            WeightLayout::Reference => true,
+            WeightLayout::Blocked8 => cfg!(feature = "float"),
+        }
+    }
+
+    /// The name target profiles use (`weight_layout = "blocked8"`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            WeightLayout::Reference => "reference",
+            WeightLayout::Blocked8 => "blocked8",
+        }
+    }
+
+    /// The layout a target profile names.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [WeightLayout::Reference, WeightLayout::Blocked8]
+            .into_iter()
+            .find(|l| l.name() == name)
+    }
+
+    /// Elements of a packed buffer for `channels` output channels of `per_channel` weights
+    /// each: `ceil(channels / 8) * per_channel * 8`, `None` on overflow.
+    pub fn blocked_len(channels: u32, per_channel: u64) -> Option<u64> {
+        u64::from(channels.div_ceil(WEIGHT_BLOCK as u32))
+            .checked_mul(per_channel)?
+            .checked_mul(WEIGHT_BLOCK as u64)
+    }
 }
 
 /// The artifact header.

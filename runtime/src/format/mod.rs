@@ -20,7 +20,7 @@ mod params;
 mod preamble;
 mod section;
 
-pub use header::{Header, IoDesc, TensorDesc, TensorQuant, Validation, WeightLayout};
+pub use header::{Header, IoDesc, TensorDesc, TensorQuant, Validation, WEIGHT_BLOCK, WeightLayout};
 pub use int8::{
     BinaryI8, BinaryKindI8, Conv2dI8, DenseI8, Dequantize, LookupI8, Pool2dI8, Quantize, Requant,
     RequantizeI8, SoftmaxI8,

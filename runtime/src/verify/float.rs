@@ -6,7 +6,7 @@ use super::{
 };
 use crate::format::{
     Binary, Buf, Conv2d, ConvGeometry, Copy, Dense, GlobalPool, MAX_RANK, MatMul, Pad, Pool2d,
-    PoolGeometry, Shape, Softmax, Space, Transpose, Unary,
+    PoolGeometry, Shape, Softmax, Space, Transpose, Unary, WeightLayout,
 };
 use crate::{DType, OpFault};
 
@@ -46,23 +46,23 @@ pub(super) fn conv_geometry(g: &ConvGeometry) -> Check {
 }
 
 pub(super) fn conv2d(op: &Conv2d, s: &Spaces) -> Check {
-    conv_geometry(&op.geom)?;
-    layer(
-        s,
-        &conv_buffers(&op.geom, op.input, op.weights, op.bias, op.output),
-        DType::F32,
-        DType::F32,
-    )
+    let g = &op.geom;
+    conv_geometry(g)?;
+    let mut bufs = conv_buffers(g, op.input, op.weights, op.bias, op.output);
+    if s.blocked && op.weights.space == Space::Weights {
+        let per_channel = product(&[g.kernel_h, g.kernel_w, g.in_c / g.groups.max(1)]);
+        bufs.weights.1 = per_channel.and_then(|n| WeightLayout::blocked_len(g.out_c, n));
+    }
+    layer(s, &bufs, DType::F32, DType::F32)
 }
 
 pub(super) fn dense(op: &Dense, s: &Spaces) -> Check {
     let bufs = [op.input, op.weights, op.output];
-    layer(
-        s,
-        &dense_buffers(op.rows, op.in_features, op.out_features, bufs, op.bias),
-        DType::F32,
-        DType::F32,
-    )
+    let mut bufs = dense_buffers(op.rows, op.in_features, op.out_features, bufs, op.bias);
+    if s.blocked && op.weights.space == Space::Weights {
+        bufs.weights.1 = WeightLayout::blocked_len(op.out_features, u64::from(op.in_features));
+    }
+    layer(s, &bufs, DType::F32, DType::F32)
 }
 
 /// Equal ranks and every operand dimension equal to the output's or 1, over the first `axes`

@@ -5,7 +5,7 @@
 mod float;
 mod int8;
 
-use crate::format::{Buf, Header, OpKind, Shape, Space, TensorDesc};
+use crate::format::{Buf, Header, OpKind, Shape, Space, TensorDesc, WeightLayout};
 use crate::{DType, LoadError, OpFault};
 
 type Check = Result<(), OpFault>;
@@ -14,6 +14,8 @@ type Check = Result<(), OpFault>;
 struct Spaces {
     arena: u64,
     weights: u64,
+    /// Float32 convolution and fully connected weights in the blob are packed.
+    blocked: bool,
 }
 
 impl Spaces {
@@ -152,10 +154,15 @@ fn window_out(size: u32, pad: (u32, u32), kernel: u32, stride: u32, dilation: u3
 }
 
 /// Verifies the header's tables and operators against the arena and weight sizes.
-pub(crate) fn verify(header: &Header<'_>, weights_len: usize) -> Result<(), LoadError> {
+pub(crate) fn verify(
+    header: &Header<'_>,
+    layout: WeightLayout,
+    weights_len: usize,
+) -> Result<(), LoadError> {
     let spaces = Spaces {
         arena: u64::from(header.arena_bytes),
         weights: weights_len as u64,
+        blocked: layout == WeightLayout::Blocked8,
     };
     let tensor_count = header.tensors.len();
     let tensor_fault = |index: u32, fault| LoadError::InvalidTensor {
@@ -215,6 +222,7 @@ pub(crate) fn vectors_fit(
     let spaces = Spaces {
         arena: u64::from(header.arena_bytes),
         weights: weights_len as u64,
+        blocked: false,
     };
     validation(header, v, &spaces).is_ok()
 }

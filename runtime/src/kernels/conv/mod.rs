@@ -2,6 +2,7 @@
 
 #[cfg(whittle_avx2)]
 pub(crate) mod avx2;
+mod blocked;
 mod dot;
 #[cfg(whittle_arm_dsp)]
 mod dsp;
@@ -35,6 +36,79 @@ pub fn conv2d_f32(
     )?;
     reference::conv2d_f32(geom, act, input, weights, bias, output);
     Ok(())
+}
+
+/// [`conv2d_f32`] over weights packed in the
+/// [`Blocked8`](crate::format::WeightLayout::Blocked8) layout, bit for bit the same results.
+/// Runs [`Variant::selected`]: AVX2 where it is compiled in and the CPU has it, the portable
+/// packed kernel otherwise.
+pub fn conv2d_f32_blocked(
+    geom: &ConvGeometry,
+    act: Activation,
+    input: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    output: &mut [f32],
+) -> Result<(), LengthMismatch> {
+    conv2d_f32_blocked_variant(Variant::selected(), geom, act, input, packed, bias, output)
+}
+
+/// [`conv2d_f32_blocked`] computed by `variant` (`Avx2` has kernels of its own, every other
+/// variant runs the portable packed kernel).
+#[inline(always)]
+pub fn conv2d_f32_blocked_variant(
+    variant: Variant,
+    geom: &ConvGeometry,
+    act: Activation,
+    input: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    output: &mut [f32],
+) -> Result<(), LengthMismatch> {
+    let d = blocked::Dims::new(geom).ok_or(LengthMismatch)?;
+    check_lengths(
+        geom,
+        [input.len(), reference_len(geom)?, output.len()],
+        bias.map(<[f32]>::len),
+    )?;
+    expect_len(packed.len(), d.packed_len())?;
+    match variant {
+        #[cfg(whittle_avx2)]
+        Variant::Avx2 => avx2::blocked::conv2d_f32(&d, act, input, packed, bias, output),
+        _ => blocked::conv2d_f32(&d, act, input, packed, bias, output),
+    }
+    Ok(())
+}
+
+/// Elements of the packed weights of a convolution: `ceil(out_c / 8) * 8 * kernel_h *
+/// kernel_w * in_c / groups`.
+pub fn blocked_len(geom: &ConvGeometry) -> Result<usize, LengthMismatch> {
+    blocked::Dims::new(geom)
+        .and_then(|d| d.packed_len())
+        .ok_or(LengthMismatch)
+}
+
+/// Packs reference weights (`[out_c][kernel_h][kernel_w][in_c / groups]`) into the
+/// [`Blocked8`](crate::format::WeightLayout::Blocked8) layout; `packed` holds
+/// [`blocked_len`] elements.
+pub fn pack_blocked(
+    geom: &ConvGeometry,
+    weights: &[f32],
+    packed: &mut [f32],
+) -> Result<(), LengthMismatch> {
+    let d = blocked::Dims::new(geom).ok_or(LengthMismatch)?;
+    expect_len(weights.len(), Some(reference_len(geom)?))?;
+    expect_len(packed.len(), d.packed_len())?;
+    blocked::pack(&d, weights, packed);
+    Ok(())
+}
+
+/// Elements of the reference weights of a convolution.
+fn reference_len(g: &ConvGeometry) -> Result<usize, LengthMismatch> {
+    if g.groups == 0 {
+        return Err(LengthMismatch);
+    }
+    product(&[g.out_c, g.kernel_h, g.kernel_w, g.in_c / g.groups]).ok_or(LengthMismatch)
 }
 
 /// Quantization parameters shared by the int8 convolution and fully connected kernels.

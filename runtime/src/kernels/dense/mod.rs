@@ -2,6 +2,9 @@
 
 #[cfg(whittle_avx2)]
 mod avx2;
+#[cfg(whittle_avx2)]
+mod avx2_blocked;
+mod blocked;
 mod fast;
 mod reference;
 
@@ -23,6 +26,15 @@ pub struct DenseShape {
 }
 
 impl DenseShape {
+    /// Elements of the packed weights: `ceil(out_features / 8) * 8 * in_features`.
+    pub fn blocked_len(self) -> Option<usize> {
+        product(&[
+            self.out_features.div_ceil(blocked::L as u32),
+            blocked::L as u32,
+            self.in_features,
+        ])
+    }
+
     /// Whether buffers of these lengths (in elements) fit this layer.
     fn check_lengths(
         self,
@@ -67,6 +79,62 @@ pub fn dense_f32(
         bias,
         output,
     );
+    Ok(())
+}
+
+/// [`dense_f32`] over weights packed in the
+/// [`Blocked8`](crate::format::WeightLayout::Blocked8) layout (`[ceil(out / 8)][in][8]`), bit
+/// for bit the same results. Runs [`Variant::selected`]: AVX2 where it is compiled in and the
+/// CPU has it, the portable packed kernel otherwise.
+pub fn dense_f32_blocked(
+    shape: DenseShape,
+    act: Activation,
+    input: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    output: &mut [f32],
+) -> Result<(), LengthMismatch> {
+    dense_f32_blocked_variant(Variant::selected(), shape, act, input, packed, bias, output)
+}
+
+/// [`dense_f32_blocked`] computed by `variant` (`Avx2` has a kernel of its own, every other
+/// variant runs the portable packed kernel).
+#[inline(always)]
+pub fn dense_f32_blocked_variant(
+    variant: Variant,
+    shape: DenseShape,
+    act: Activation,
+    input: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    output: &mut [f32],
+) -> Result<(), LengthMismatch> {
+    let reference = product(&[shape.out_features, shape.in_features]).ok_or(LengthMismatch)?;
+    shape.check_lengths(input.len(), reference, bias.map(<[f32]>::len), output.len())?;
+    expect_len(packed.len(), shape.blocked_len())?;
+    let (i, o) = (shape.in_features as usize, shape.out_features as usize);
+    match variant {
+        #[cfg(whittle_avx2)]
+        Variant::Avx2 => avx2_blocked::dense_f32(i, o, act, input, packed, bias, output),
+        _ => blocked::dense_f32(i, o, act, input, packed, bias, output),
+    }
+    Ok(())
+}
+
+/// Packs `[out][in]` weights into the [`Blocked8`](crate::format::WeightLayout::Blocked8)
+/// layout; `packed` holds [`DenseShape::blocked_len`] elements.
+pub fn pack_blocked(
+    shape: DenseShape,
+    weights: &[f32],
+    packed: &mut [f32],
+) -> Result<(), LengthMismatch> {
+    expect_len(
+        weights.len(),
+        product(&[shape.out_features, shape.in_features]),
+    )?;
+    expect_len(packed.len(), shape.blocked_len())?;
+    let (i, o) = (shape.in_features as usize, shape.out_features as usize);
+    blocked::pack(i, o, weights, packed);
     Ok(())
 }
 

@@ -21,6 +21,9 @@
 //! detected at run time (once, cached by std) otherwise; without AVX2 the portable code runs.
 #![allow(unsafe_code)]
 
+pub(crate) mod blocked;
+mod blocked_depthwise;
+mod blocked_tile;
 mod depthwise;
 mod gathered;
 mod pointwise;
