@@ -52,6 +52,7 @@ fn kernel(kind: &whittle_runtime::format::OpKind) -> &'static str {
         OpKind::Conv2dI8(_) | OpKind::DenseI8(_) => {
             whittle_runtime::kernels::Variant::selected().name()
         }
+        // The sparse kernels are scalar only.
         _ => "reference",
     }
 }

@@ -113,7 +113,7 @@ impl<'a> Model<'a> {
                 found: header.layout,
             });
         }
-        verify::verify(&header, weights.len())?;
+        verify::verify(&header, weights)?;
         Ok(Model {
             header,
             weights,

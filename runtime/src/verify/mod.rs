@@ -4,19 +4,23 @@
 
 mod float;
 mod int8;
+#[cfg(feature = "sparse")]
+mod sparse;
 
 use crate::format::{Buf, Header, OpKind, Shape, Space, TensorDesc};
 use crate::{DType, LoadError, OpFault};
 
 type Check = Result<(), OpFault>;
 
-/// Sizes of the two spaces buffers may live in.
-struct Spaces {
+/// Sizes of the two spaces buffers may live in, and the weight blob (for the checks that
+/// read weights: sparse encodings).
+struct Spaces<'w> {
     arena: u64,
     weights: u64,
+    blob: &'w [u8],
 }
 
-impl Spaces {
+impl Spaces<'_> {
     /// A buffer holding exactly `elements` of `dtype`, inside its space and aligned.
     fn buf(&self, buf: Buf, dtype: DType, elements: Option<u64>) -> Check {
         let size = dtype.size() as u64;
@@ -152,10 +156,11 @@ fn window_out(size: u32, pad: (u32, u32), kernel: u32, stride: u32, dilation: u3
 }
 
 /// Verifies the header's tables and operators against the arena and weight sizes.
-pub(crate) fn verify(header: &Header<'_>, weights_len: usize) -> Result<(), LoadError> {
+pub(crate) fn verify(header: &Header<'_>, weights: &[u8]) -> Result<(), LoadError> {
     let spaces = Spaces {
         arena: u64::from(header.arena_bytes),
-        weights: weights_len as u64,
+        weights: weights.len() as u64,
+        blob: weights,
     };
     let tensor_count = header.tensors.len();
     let tensor_fault = |index: u32, fault| LoadError::InvalidTensor {
@@ -210,11 +215,12 @@ pub(crate) fn verify(header: &Header<'_>, weights_len: usize) -> Result<(), Load
 pub(crate) fn vectors_fit(
     header: &Header<'_>,
     v: &crate::format::Validation,
-    weights_len: usize,
+    weights: &[u8],
 ) -> bool {
     let spaces = Spaces {
         arena: u64::from(header.arena_bytes),
-        weights: weights_len as u64,
+        weights: weights.len() as u64,
+        blob: weights,
     };
     validation(header, v, &spaces).is_ok()
 }
@@ -304,6 +310,10 @@ fn verify_op(kind: &OpKind, s: &Spaces) -> Check {
         OpKind::Quantize(op) => int8::quantize(op, s),
         #[cfg(feature = "quantize")]
         OpKind::Dequantize(op) => int8::dequantize(op, s),
+        #[cfg(all(feature = "int8", feature = "conv", feature = "sparse"))]
+        OpKind::Conv2dI8Sparse(op) => sparse::conv2d(op, s),
+        #[cfg(all(feature = "int8", feature = "dense", feature = "sparse"))]
+        OpKind::DenseI8Sparse(op) => sparse::dense(op, s),
         #[allow(unreachable_patterns)] // reached only by builds that leave operators out
         _ => Err(OpFault::NotCompiledIn),
     }
