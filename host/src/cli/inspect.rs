@@ -71,7 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
                     "    #{i} {} {}: {} bytes saved",
                     op.op,
                     op.output,
-                    op.sparse_saved_bytes
+                    bytes(op.sparse_saved_bytes.max(0) as usize)
                 );
             }
         }
