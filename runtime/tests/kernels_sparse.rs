@@ -92,7 +92,11 @@ impl Encoded {
 
 /// Requantization: per channel or per tensor, multipliers anywhere in Q31, shifts -10..=4.
 fn requant(rng: &mut Rng, channels: usize) -> (Vec<i32>, Vec<i8>) {
-    let n = if rng.next() % 2 == 0 { 1 } else { channels };
+    let n = if rng.next().is_multiple_of(2) {
+        1
+    } else {
+        channels
+    };
     let m = (0..n)
         .map(|_| rng.range(1 << 30, i64::from(i32::MAX)) as i32)
         .collect();
@@ -181,7 +185,7 @@ fn check_conv(c: &ConvCase) {
     let input: Vec<i8> = (0..g.batch * g.in_h * g.in_w * g.in_c)
         .map(|_| rng.int8())
         .collect();
-    let bias: Option<Vec<i32>> = (rng.next() % 2 == 0).then(|| {
+    let bias: Option<Vec<i32>> = (rng.next().is_multiple_of(2)).then(|| {
         (0..rows)
             .map(|_| rng.range(-(1 << 20), 1 << 20) as i32)
             .collect()

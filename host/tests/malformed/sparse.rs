@@ -6,7 +6,7 @@ use whittle_runtime::{AlignedBytes, Model};
 
 /// Flips the first bit of the first sparse operator's bitmap, then reseals the artifact so
 /// that only the encoding is wrong (its checksums match).
-fn flip_a_bitmap_bit(artifact: &mut Vec<u8>) {
+fn flip_a_bitmap_bit(artifact: &mut [u8]) {
     let aligned = AlignedBytes::new(artifact);
     let model = Model::load(&aligned).unwrap();
     let bitmap = model
