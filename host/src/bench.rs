@@ -67,6 +67,7 @@ fn kernel(kind: &whittle_runtime::format::OpKind, layout: WeightLayout) -> &'sta
             packed_kernel(avx2 && (g.groups == 1 || depthwise))
         }
         OpKind::Dense(op) if packed(op.weights) => packed_kernel(avx2),
+        // The sparse kernels are scalar only.
         _ => "reference",
     }
 }

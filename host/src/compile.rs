@@ -20,6 +20,8 @@ pub struct CompileOptions {
     pub quantize: Option<crate::quantize::QuantizeOptions>,
     /// Fail when any operator of a quantized model would run in float.
     pub require_integer: bool,
+    /// Whether int8 weights may be stored sparse (where that is smaller).
+    pub sparse: crate::lower::sparse::SparseMode,
 }
 
 impl Default for CompileOptions {
@@ -29,6 +31,7 @@ impl Default for CompileOptions {
             target: Target::resolve("generic").expect("built-in target"),
             quantize: None,
             require_integer: false,
+            sparse: crate::lower::sparse::SparseMode::default(),
         }
     }
 }
@@ -104,9 +107,16 @@ fn imported(
 }
 
 /// Lowers, plans and writes an imported graph, checking the target's budgets.
-fn build(graph: &Graph, target: &Target) -> Result<(Program, MemoryPlan, Vec<u8>), CompileError> {
+fn build(
+    graph: &Graph,
+    target: &Target,
+    sparse: crate::lower::sparse::SparseMode,
+) -> Result<(Program, MemoryPlan, Vec<u8>), CompileError> {
     let mut program = lower(graph)?;
     program.layout = target.layout();
+    if sparse == crate::lower::sparse::SparseMode::Auto {
+        crate::lower::sparse::sparsify(&mut program);
+    }
     reuse_in_place(&mut program);
     let plan = plan(&program);
     let over = |what: &str, need: u64, have: u64| CompileError::Budget {
@@ -194,7 +204,7 @@ pub fn compile(
     if opts.require_integer && !float_nodes.is_empty() {
         return Err(CompileError::Unsupported(float_nodes));
     }
-    let (program, plan, artifact) = build(&graph, &opts.target)?;
+    let (program, plan, artifact) = build(&graph, &opts.target, opts.sparse)?;
     Ok(Compiled {
         artifact,
         graph,
@@ -249,7 +259,7 @@ pub fn check(
     // Operators each source node became, from a full build when the graph is complete.
     let mut ops_of: std::collections::HashMap<String, Vec<&'static str>> = Default::default();
     if unsupported.is_empty() && blocked.is_empty() {
-        match build(&graph, &opts.target) {
+        match build(&graph, &opts.target, opts.sparse) {
             Ok((program, _, _)) => {
                 for op in &program.ops {
                     ops_of

@@ -19,6 +19,9 @@ pub struct OpSummary {
     pub weight_bytes: u64,
     /// Multiply-accumulates per inference (0 for data movement).
     pub macs: u64,
+    /// For an operator with sparse weights: bytes the encoding saves over dense int8 weights
+    /// (values, bitmap and row offsets against one byte per weight), else 0.
+    pub sparse_saved_bytes: i64,
 }
 
 /// A model input or output.
@@ -78,6 +81,10 @@ pub struct Summary {
     /// The SHA-256 digest the artifact carries (hex), checked on load with the runtime's
     /// `sha256` feature.
     pub sha256: Option<String>,
+    /// Operators with sparse weights.
+    pub sparse_ops: usize,
+    /// Bytes their sparse encodings save over dense int8 weights.
+    pub sparse_saved_bytes: i64,
 }
 
 /// What the embedded validation vectors take.
@@ -136,6 +143,24 @@ fn breakdown(ops: &[OpKind]) -> WeightBreakdown {
                 add(Some(op.requant.multipliers), &mut b.requantization);
                 add(Some(op.requant.shifts), &mut b.requantization);
             }
+            OpKind::Conv2dI8Sparse(op) => {
+                let c = &op.conv;
+                add(Some(c.weights), &mut b.weights);
+                add(Some(op.sparse.bitmap), &mut b.weights);
+                add(Some(op.sparse.offsets), &mut b.weights);
+                add(c.bias, &mut b.biases);
+                add(Some(c.requant.multipliers), &mut b.requantization);
+                add(Some(c.requant.shifts), &mut b.requantization);
+            }
+            OpKind::DenseI8Sparse(op) => {
+                let d = &op.dense;
+                add(Some(d.weights), &mut b.weights);
+                add(Some(op.sparse.bitmap), &mut b.weights);
+                add(Some(op.sparse.offsets), &mut b.weights);
+                add(d.bias, &mut b.biases);
+                add(Some(d.requant.multipliers), &mut b.requantization);
+                add(Some(d.requant.shifts), &mut b.requantization);
+            }
             OpKind::SoftmaxI8(op) => add(Some(op.table), &mut b.tables),
             OpKind::LookupI8(op) => add(Some(op.table), &mut b.tables),
             other => {
@@ -164,8 +189,38 @@ fn conv_macs(g: &whittle_runtime::format::ConvGeometry) -> u64 {
     .product()
 }
 
+/// Bytes a sparse operator's encoding saves over one byte per weight (0 for other operators).
+fn sparse_saved(kind: &OpKind) -> i64 {
+    let (dense, encoded) = match kind {
+        OpKind::Conv2dI8Sparse(op) => {
+            let g = &op.conv.geom;
+            let dense = u64::from(g.out_c)
+                * u64::from(g.kernel_h)
+                * u64::from(g.kernel_w)
+                * u64::from(g.in_c / g.groups.max(1));
+            (
+                dense,
+                [op.conv.weights, op.sparse.bitmap, op.sparse.offsets],
+            )
+        }
+        OpKind::DenseI8Sparse(op) => {
+            let d = &op.dense;
+            let dense = u64::from(d.out_features) * u64::from(d.in_features);
+            (dense, [d.weights, op.sparse.bitmap, op.sparse.offsets])
+        }
+        _ => return 0,
+    };
+    let encoded: u64 = encoded.iter().map(|b| u64::from(b.bytes)).sum();
+    dense as i64 - encoded as i64
+}
+
 fn macs(kind: &OpKind) -> u64 {
     match kind {
+        OpKind::Conv2dI8Sparse(op) => conv_macs(&op.conv.geom),
+        OpKind::DenseI8Sparse(op) => {
+            let d = &op.dense;
+            u64::from(d.rows) * u64::from(d.in_features) * u64::from(d.out_features)
+        }
         OpKind::Conv2d(op) => conv_macs(&op.geom),
         OpKind::Conv2dI8(op) => conv_macs(&op.geom),
         OpKind::Dense(op) => {
@@ -228,6 +283,7 @@ impl Summary {
                     arena_offset: op.kind.output().offset,
                     weight_bytes,
                     macs: macs(&op.kind),
+                    sparse_saved_bytes: sparse_saved(&op.kind),
                 }
             })
             .collect();
@@ -252,6 +308,16 @@ impl Summary {
                 .collect(),
             runtime_features: runtime_features(model.ops().map(|op| op.kind)),
             sha256: model.digest().map(|d| crate::digest::hex(d)),
+            sparse_ops: model
+                .ops()
+                .filter(|op| {
+                    matches!(
+                        op.kind,
+                        OpKind::Conv2dI8Sparse(_) | OpKind::DenseI8Sparse(_)
+                    )
+                })
+                .count(),
+            sparse_saved_bytes: model.ops().map(|op| sparse_saved(&op.kind)).sum(),
             validation: model.header().validation.map(|v| ValidationSummary {
                 vectors: v.vectors,
                 bytes: [v.inputs, v.outputs, v.layer_checksums]

@@ -296,6 +296,49 @@ pub(crate) fn run(
             inputs.typed(op.input)?,
             cast_mut(out)?,
         )?,
+        #[cfg(all(feature = "int8", feature = "conv", feature = "sparse"))]
+        OpKind::Conv2dI8Sparse(op) => {
+            let c = &op.conv;
+            let q = quant_out(
+                &inputs,
+                &c.requant,
+                (c.input_zp, c.output_zp),
+                (c.act_min, c.act_max),
+            )?;
+            let bias = c.bias.map(|b| inputs.typed::<i32>(b)).transpose()?;
+            kernels::sparse::conv2d_i8_sparse(
+                &c.geom,
+                &q,
+                inputs.typed(c.input)?,
+                &sparse_weights(&inputs, c.weights, &op.sparse)?,
+                bias,
+                cast_mut(out)?,
+            )?
+        }
+        #[cfg(all(feature = "int8", feature = "dense", feature = "sparse"))]
+        OpKind::DenseI8Sparse(op) => {
+            let d = &op.dense;
+            let q = quant_out(
+                &inputs,
+                &d.requant,
+                (d.input_zp, d.output_zp),
+                (d.act_min, d.act_max),
+            )?;
+            let bias = d.bias.map(|b| inputs.typed::<i32>(b)).transpose()?;
+            let shape = DenseShape {
+                rows: d.rows,
+                in_features: d.in_features,
+                out_features: d.out_features,
+            };
+            kernels::sparse::dense_i8_sparse(
+                shape,
+                &q,
+                inputs.typed(d.input)?,
+                &sparse_weights(&inputs, d.weights, &op.sparse)?,
+                bias,
+                cast_mut(out)?,
+            )?
+        }
         #[allow(unreachable_patterns)] // reached only by builds that leave operators out
         _ => return Err(Unresolved),
     }
@@ -316,6 +359,20 @@ fn quant_out<'x>(
         shifts: inputs.typed(requant.shifts)?,
         act_min: act.0,
         act_max: act.1,
+    })
+}
+
+/// The packed values, bitmap and row offsets of a sparse weight tensor, resolved.
+#[cfg(feature = "sparse")]
+fn sparse_weights<'x>(
+    inputs: &Inputs<'x>,
+    values: crate::format::Buf,
+    sparse: &crate::format::SparseI8,
+) -> Result<kernels::sparse::SparseWeights<'x>, Unresolved> {
+    Ok(kernels::sparse::SparseWeights {
+        values: inputs.typed(values)?,
+        bitmap: inputs.typed(sparse.bitmap)?,
+        offsets: inputs.typed(sparse.offsets)?,
     })
 }
 

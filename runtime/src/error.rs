@@ -93,6 +93,8 @@ pub enum OpFault {
     ReadOnly,
     /// The operator was left out of this build of the runtime (see its cargo features).
     NotCompiledIn,
+    /// Sparse weights whose bitmap, row offsets and values disagree.
+    BadEncoding,
 }
 
 /// Why an inference could not run. None of these depend on the artifact's contents.
@@ -143,6 +145,7 @@ impl fmt::Display for OpFault {
             OpFault::BadDType => "unsupported element type",
             OpFault::ReadOnly => "writable tensor placed in read-only weights",
             OpFault::NotCompiledIn => "operator not compiled into this runtime (cargo features)",
+            OpFault::BadEncoding => "sparse weight encoding inconsistent",
         })
     }
 }

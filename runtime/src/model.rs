@@ -113,7 +113,7 @@ impl<'a> Model<'a> {
             .ok_or(LoadError::UnsupportedLayout {
                 found: header.layout,
             })?;
-        verify::verify(&header, layout, weights.len())?;
+        verify::verify(&header, layout, weights)?;
         Ok(Model {
             header,
             weights,

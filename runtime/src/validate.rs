@@ -174,7 +174,7 @@ pub fn validate(
     counter: &mut impl Counter,
 ) -> Result<ValidationReport, ValidateError> {
     let v: Validation = model.header().validation.ok_or(ValidateError::NoVectors)?;
-    if !crate::verify::vectors_fit(model.header(), &v, model.weights().len()) {
+    if !crate::verify::vectors_fit(model.header(), &v, model.weights()) {
         return Err(ValidateError::BadVectors);
     }
     let (inputs, outputs, checksums) = (

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Writes the fuzz targets' seed corpora (tests/fuzz/corpus/<target>/) from the project's own
 # example and fixtures: artifacts for several targets, float and int8, with and without
-# validation vectors; the example's data files; its ONNX model and the ONNX conformance
-# models the test setup downloads; a signed bundle.
+# validation vectors, one with sparse weights; the example's data files; its ONNX model and
+# the ONNX conformance models the test setup downloads; a signed bundle.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 corpus=tests/fuzz/corpus
@@ -22,6 +22,12 @@ $whittle compile "$model" --target cortex-m4f --quantize int8 --calib "$data/tra
     -o "$corpus/load_invoke/gesture-int8-io-vectors.wtl" >/dev/null
 $whittle compile "$model" --target cortex-m4f --embed-validation 2 \
     --validation-data "$data/val.npz" -o "$corpus/load_invoke/gesture-vectors.wtl" >/dev/null
+# int8 with sparse weights: a magnitude-pruned copy of the model.
+sparse=$(mktemp -d)
+$whittle prune "$model" -o "$sparse/sparse.onnx" --sparsity 0.9 --global >/dev/null
+$whittle compile "$sparse/sparse.onnx" --target cortex-m4f --quantize int8 --calib "$data/train.npz" \
+    --calib-samples 64 -o "$corpus/load_invoke/gesture-int8-sparse.wtl" >/dev/null
+rm -rf "$sparse"
 cp tests/fixtures/*.wtl "$corpus/load_invoke/"
 
 cp examples/gesture/sample.npy "$data/edge.npz" "$corpus/npz/"

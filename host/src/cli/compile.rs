@@ -40,6 +40,10 @@ pub struct Args {
     /// Fail if any operator would run in float.
     #[arg(long)]
     require_integer: bool,
+    /// Store int8 convolution and fully connected weights sparse (bitmap of nonzero positions
+    /// plus the nonzero values) where that takes fewer bytes: auto, or off for always dense.
+    #[arg(long, value_name = "off|auto", default_value = "auto", value_parser = whittle::lower::sparse::SparseMode::parse)]
+    sparse: whittle::lower::sparse::SparseMode,
     /// Embed N validation vectors (inputs, expected outputs, per-layer checksums) for the
     /// on-device self-test; needs --validation-data.
     #[arg(long, value_name = "N")]
@@ -128,6 +132,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     let input_names = whittle::compile::input_names(&model);
     opts.quantize = quantize_options(&args, &input_names)?;
     opts.require_integer = args.require_integer;
+    opts.sparse = args.sparse;
     let validation = validation_inputs(&args, &input_names)?;
     let mut compiled = whittle::compile(&model, args.model.model.parent(), &opts)
         .map_err(|e| match (&e, &args.calib) {
@@ -188,6 +193,15 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         bytes(plan.lower_bound_bytes),
         opts.target.name
     );
+    let sparse = compiled
+        .program
+        .ops
+        .iter()
+        .filter(|op| op.kind.name().ends_with("Sparse"))
+        .count();
+    if sparse > 0 {
+        out!("  sparse weights: {sparse} op(s) (whittle inspect lists them)");
+    }
     for node in &compiled.float_nodes {
         out!("  float: {node}");
     }

@@ -60,6 +60,23 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         bytes(s.macs as usize)
     );
     out!("  runtime features  {}", s.runtime_features.join(", "));
+    if s.sparse_ops > 0 {
+        out!(
+            "  sparse weights  {} op(s), {} bytes saved over dense int8",
+            s.sparse_ops,
+            bytes(s.sparse_saved_bytes.max(0) as usize)
+        );
+        for (i, op) in s.op_details.iter().enumerate() {
+            if op.sparse_saved_bytes != 0 {
+                out!(
+                    "    #{i} {} {}: {} bytes saved",
+                    op.op,
+                    op.output,
+                    bytes(op.sparse_saved_bytes.max(0) as usize)
+                );
+            }
+        }
+    }
     if let Some(digest) = &s.sha256 {
         out!("  sha256       {digest}");
     }

@@ -171,6 +171,7 @@ impl ModelArgs {
             target,
             quantize: None,
             require_integer: false,
+            sparse: Default::default(),
         })
     }
 }

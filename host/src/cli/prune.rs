@@ -1,15 +1,17 @@
 //! `whittle prune`: structured channel pruning of a float ONNX model, written back as ONNX,
-//! with an optional per-group sensitivity report.
+//! with an optional per-group sensitivity report; or, with `--sparsity`, unstructured
+//! magnitude pruning (weights set to zero, shapes kept).
 
 use super::{DataScaling, ModelArgs, bytes};
 use anyhow::{Context, bail};
 use prost::Message;
 use std::path::PathBuf;
 use whittle::prune::sensitivity::{DEFAULT_RATIOS, EvalData, Evaluator, sensitivity};
+use whittle::prune::sparsity::SparsityOptions;
 use whittle::prune::{Amount, Analysis, Criterion, PruneOptions, Scope, taylor};
 
 #[derive(clap::Args)]
-#[command(group(clap::ArgGroup::new("amount").args(["ratio", "target_macs", "target_flash"])))]
+#[command(group(clap::ArgGroup::new("amount").args(["ratio", "target_macs", "target_flash", "sparsity"])))]
 pub struct Args {
     #[command(flatten)]
     model: ModelArgs,
@@ -26,6 +28,11 @@ pub struct Args {
     /// the ONNX model), e.g. 16KiB or 12000; the ratio is searched for.
     #[arg(long, value_name = "SIZE", value_parser = whittle::pipeline::config::parse_size)]
     target_flash: Option<u64>,
+    /// Unstructured pruning instead of channels: set this share (0..1) of the Conv, Gemm and
+    /// MatMul weights to zero, the smallest magnitudes of each layer (of all layers with
+    /// --global). Shapes stay; an int8 compilation stores the zeros sparse where that is smaller.
+    #[arg(long, value_name = "S", conflicts_with_all = ["sensitivity", "by_sensitivity", "round_to"])]
+    sparsity: Option<f64>,
     /// How channels are rated: l1, l2, bn-scale (BatchNorm gamma, before folding) or taylor
     /// (first-order Taylor importance, gradient x activation, measured on --data).
     #[arg(long, value_name = "NAME", default_value = "l1", value_parser = Criterion::parse)]
@@ -96,7 +103,61 @@ fn percent(part: u64, whole: u64) -> f64 {
     100.0 * part as f64 / whole.max(1) as f64
 }
 
+/// `--sparsity`: magnitude pruning of single weights, with the accuracy before and after
+/// when --data is given.
+fn run_sparsity(args: &Args, sparsity: f64) -> anyhow::Result<bool> {
+    let Some(output) = &args.output else {
+        bail!("give the pruned model's file: -o sparse.onnx");
+    };
+    let options = args.model.options()?;
+    let path = &args.model.model;
+    let model = whittle::compile::load_onnx(path)?;
+    let opts = SparsityOptions {
+        sparsity,
+        global: args.global,
+    };
+    let pruned = whittle::prune::sparsity::sparsify(&model, path.parent(), &opts)?;
+    let (mut total, mut zeros) = (0, 0);
+    for l in &pruned.layers {
+        out!(
+            "  {:<32} {:<6} {:>7} weights, zeros {:>6.2}% -> {:>6.2}%",
+            l.tensor,
+            l.op,
+            bytes(l.weights),
+            percent(l.zeros_before as u64, l.weights as u64),
+            percent(l.zeros_after as u64, l.weights as u64)
+        );
+        total += l.weights;
+        zeros += l.zeros_after;
+    }
+    out!(
+        "{} of {} weights are zero ({:.2}%)",
+        bytes(zeros),
+        bytes(total),
+        percent(zeros as u64, total as u64)
+    );
+    if let Some(data) = eval_data(args, &model)? {
+        let evaluator = Evaluator::new(&model, path.parent(), &data, &options)?;
+        let before = evaluator.measure(&model, "the baseline")?;
+        let after = evaluator.measure(&pruned.model, "the chosen sparsity")?;
+        out!(
+            "{} on {} samples: {:.2}% -> {:.2}% (float, before any fine-tuning)",
+            evaluator.metric(),
+            evaluator.samples(),
+            100.0 * before,
+            100.0 * after
+        );
+    }
+    whittle::artifact::write_atomically(output, &pruned.model.encode_to_vec())
+        .with_context(|| format!("writing {}", output.display()))?;
+    out!("wrote {}", output.display());
+    Ok(true)
+}
+
 pub fn run(args: Args) -> anyhow::Result<bool> {
+    if let Some(sparsity) = args.sparsity {
+        return run_sparsity(&args, sparsity);
+    }
     let amount = match (args.ratio, args.target_macs, args.target_flash) {
         (Some(r), _, _) => Some(Amount::Ratio(r).check()?),
         (None, Some(t), _) => Some(Amount::TargetMacs(t).check()?),
@@ -106,7 +167,9 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     match (&amount, &args.output) {
         (Some(_), None) => bail!("give the pruned model's file: -o pruned.onnx"),
         (None, Some(_)) => {
-            bail!("say how much to prune: --ratio R, --target-macs F or --target-flash SIZE")
+            bail!(
+                "say how much to prune: --ratio R, --target-macs F or --target-flash SIZE (channels), or --sparsity S (single weights)"
+            )
         }
         (None, None) if args.sensitivity.is_none() => {
             bail!(

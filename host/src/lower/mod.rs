@@ -5,6 +5,7 @@
 mod int8;
 pub mod layout;
 mod ops;
+pub mod sparse;
 
 use crate::error::CompileError;
 use crate::ir::{Graph, Node, ValueId};

@@ -160,6 +160,7 @@ pub fn run(path: &Path) -> Result<Outcome, PipelineError> {
         target: unbounded,
         quantize: None,
         require_integer: false,
+        sparse: Default::default(),
     };
     let model = load_onnx(&cfg.model.path)?;
     let model_dir = cfg.model.path.parent();

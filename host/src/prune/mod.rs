@@ -22,6 +22,7 @@ mod params;
 mod rules;
 mod select;
 pub mod sensitivity;
+pub mod sparsity;
 pub mod taylor;
 mod write;
 

@@ -7,6 +7,7 @@ mod common;
 mod data;
 mod model;
 mod output;
+mod sparse;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

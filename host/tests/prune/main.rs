@@ -355,6 +355,11 @@ fn cli_rejects_bad_amounts_and_writes_nothing() {
             vec!["--target-flash", "12 parsecs"],
             "unknown unit 'parsecs'",
         ),
+        (
+            vec!["--sparsity", "0.5", "--ratio", "0.3"],
+            "cannot be used with",
+        ),
+        (vec!["--sparsity", "1.5"], "--sparsity must be in [0, 1)"),
     ] {
         let mut args = vec![
             "prune",

@@ -19,6 +19,7 @@ mod opset;
 mod params;
 mod preamble;
 mod section;
+mod sparse;
 
 pub use header::{Header, IoDesc, TensorDesc, TensorQuant, Validation, WEIGHT_BLOCK, WeightLayout};
 pub use int8::{
@@ -34,6 +35,7 @@ pub use params::{
 };
 pub use preamble::{MAGIC, PREAMBLE_LEN, Preamble};
 pub use section::{Section, SectionIter};
+pub use sparse::{Conv2dI8Sparse, DenseI8Sparse, SparseI8, bitmap_row_bytes};
 
 use serde::{Deserialize, Serialize};
 

@@ -4,6 +4,7 @@
 use super::Buf;
 use super::int8::*;
 use super::params::*;
+use super::sparse::*;
 use serde::{Deserialize, Serialize};
 
 /// One operator in execution order.
@@ -145,6 +146,18 @@ pub enum OpKind {
         serde(deserialize_with = "super::opset::not_compiled_in")
     )]
     Dequantize(Dequantize),
+    /// 2-D convolution, NHWC, int8, with sparse weights.
+    #[cfg_attr(
+        not(all(feature = "int8", feature = "conv", feature = "sparse")),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
+    Conv2dI8Sparse(Conv2dI8Sparse),
+    /// Fully connected layer, int8, with sparse weights.
+    #[cfg_attr(
+        not(all(feature = "int8", feature = "dense", feature = "sparse")),
+        serde(deserialize_with = "super::opset::not_compiled_in")
+    )]
+    DenseI8Sparse(DenseI8Sparse),
 }
 
 impl OpKind {
@@ -206,6 +219,38 @@ impl OpKind {
                 ];
                 return BufIter::new(&mut op.output, inputs, Some(&mut r.shifts));
             }
+            OpKind::Conv2dI8Sparse(op) => {
+                let (c, sp) = (&mut op.conv, &mut op.sparse);
+                let r = &mut c.requant;
+                let inputs = [
+                    Some(&mut c.input),
+                    Some(&mut c.weights),
+                    c.bias.as_mut(),
+                    Some(&mut r.multipliers),
+                ];
+                let extra = [
+                    Some(&mut r.shifts),
+                    Some(&mut sp.bitmap),
+                    Some(&mut sp.offsets),
+                ];
+                return BufIter::with_extra(&mut c.output, inputs, extra);
+            }
+            OpKind::DenseI8Sparse(op) => {
+                let (d, sp) = (&mut op.dense, &mut op.sparse);
+                let r = &mut d.requant;
+                let inputs = [
+                    Some(&mut d.input),
+                    Some(&mut d.weights),
+                    d.bias.as_mut(),
+                    Some(&mut r.multipliers),
+                ];
+                let extra = [
+                    Some(&mut r.shifts),
+                    Some(&mut sp.bitmap),
+                    Some(&mut sp.offsets),
+                ];
+                return BufIter::with_extra(&mut d.output, inputs, extra);
+            }
             OpKind::BinaryI8(op) => (
                 &mut op.output,
                 [Some(&mut op.a), Some(&mut op.b), None, None],
@@ -251,6 +296,8 @@ impl OpKind {
             OpKind::RequantizeI8(op) => op.output,
             OpKind::Quantize(op) => op.output,
             OpKind::Dequantize(op) => op.output,
+            OpKind::Conv2dI8Sparse(op) => op.conv.output,
+            OpKind::DenseI8Sparse(op) => op.dense.output,
         }
     }
 
@@ -332,13 +379,22 @@ impl OpKind {
             OpKind::RequantizeI8(_) => "RequantizeI8",
             OpKind::Quantize(_) => "Quantize",
             OpKind::Dequantize(_) => "Dequantize",
+            OpKind::Conv2dI8Sparse(op)
+                if op.conv.geom.groups > 1
+                    && op.conv.geom.groups == op.conv.geom.in_c
+                    && op.conv.geom.groups == op.conv.geom.out_c =>
+            {
+                "DepthwiseConv2dI8Sparse"
+            }
+            OpKind::Conv2dI8Sparse(_) => "Conv2dI8Sparse",
+            OpKind::DenseI8Sparse(_) => "DenseI8Sparse",
         }
     }
 }
 
 /// The buffers of one operator, output first.
 pub struct BufIter<'a> {
-    items: [Option<&'a mut Buf>; 6],
+    items: [Option<&'a mut Buf>; 8],
     next: usize,
 }
 
@@ -348,9 +404,18 @@ impl<'a> BufIter<'a> {
         inputs: [Option<&'a mut Buf>; 4],
         extra: Option<&'a mut Buf>,
     ) -> Self {
+        Self::with_extra(output, inputs, [extra, None, None])
+    }
+
+    fn with_extra(
+        output: &'a mut Buf,
+        inputs: [Option<&'a mut Buf>; 4],
+        extra: [Option<&'a mut Buf>; 3],
+    ) -> Self {
         let [a, b, c, d] = inputs;
+        let [e, f, g] = extra;
         BufIter {
-            items: [Some(output), a, b, c, d, extra],
+            items: [Some(output), a, b, c, d, e, f, g],
             next: 0,
         }
     }

@@ -37,9 +37,11 @@ impl Feature {
     pub const LOOKUP: Feature = Feature(1 << 10);
     /// Quantize, Dequantize, Requantize.
     pub const QUANTIZE: Feature = Feature(1 << 11);
+    /// int8 convolution and fully connected layers with sparse (bitmap-encoded) weights.
+    pub const SPARSE: Feature = Feature(1 << 12);
 
     /// Every feature, in the runtime's order.
-    pub const ALL_FEATURES: [Feature; 12] = [
+    pub const ALL_FEATURES: [Feature; 13] = [
         Self::FLOAT,
         Self::INT8,
         Self::CONV,
@@ -52,9 +54,10 @@ impl Feature {
         Self::LAYOUT,
         Self::LOOKUP,
         Self::QUANTIZE,
+        Self::SPARSE,
     ];
 
-    const ALL: [(Feature, &'static str, bool); 12] = [
+    const ALL: [(Feature, &'static str, bool); 13] = [
         (Self::FLOAT, "float", cfg!(feature = "float")),
         (Self::INT8, "int8", cfg!(feature = "int8")),
         (Self::CONV, "conv", cfg!(feature = "conv")),
@@ -67,6 +70,7 @@ impl Feature {
         (Self::LAYOUT, "layout", cfg!(feature = "layout")),
         (Self::LOOKUP, "lookup", cfg!(feature = "lookup")),
         (Self::QUANTIZE, "quantize", cfg!(feature = "quantize")),
+        (Self::SPARSE, "sparse", cfg!(feature = "sparse")),
     ];
 
     /// The feature's bit in a feature set (also its rank in the runtime's listing).
@@ -89,30 +93,32 @@ impl Feature {
 }
 
 /// The features each operator needs, by its variant index in [`OpKind`] (the wire order).
-const NEEDS: [&[Feature]; 21] = {
+const NEEDS: [&[Feature]; 23] = {
     use Feature as F;
     [
-        &[F::FLOAT, F::CONV],    // Conv2d
-        &[F::FLOAT, F::DENSE],   // Dense
-        &[F::FLOAT, F::MATMUL],  // MatMul
-        &[F::FLOAT, F::BINARY],  // Binary
-        &[F::FLOAT, F::UNARY],   // Unary
-        &[F::FLOAT, F::SOFTMAX], // Softmax
-        &[F::FLOAT, F::POOL],    // Pool2d
-        &[F::FLOAT, F::POOL],    // GlobalPool
-        &[F::LAYOUT],            // Transpose
-        &[F::LAYOUT],            // Copy
-        &[F::LAYOUT],            // Pad
-        &[F::INT8, F::CONV],     // Conv2dI8
-        &[F::INT8, F::DENSE],    // DenseI8
-        &[F::INT8, F::BINARY],   // BinaryI8
-        &[F::INT8, F::POOL],     // Pool2dI8
-        &[F::INT8, F::POOL],     // GlobalPoolI8
-        &[F::INT8, F::SOFTMAX],  // SoftmaxI8
-        &[F::INT8, F::LOOKUP],   // LookupI8
-        &[F::INT8, F::QUANTIZE], // RequantizeI8
-        &[F::QUANTIZE],          // Quantize
-        &[F::QUANTIZE],          // Dequantize
+        &[F::FLOAT, F::CONV],            // Conv2d
+        &[F::FLOAT, F::DENSE],           // Dense
+        &[F::FLOAT, F::MATMUL],          // MatMul
+        &[F::FLOAT, F::BINARY],          // Binary
+        &[F::FLOAT, F::UNARY],           // Unary
+        &[F::FLOAT, F::SOFTMAX],         // Softmax
+        &[F::FLOAT, F::POOL],            // Pool2d
+        &[F::FLOAT, F::POOL],            // GlobalPool
+        &[F::LAYOUT],                    // Transpose
+        &[F::LAYOUT],                    // Copy
+        &[F::LAYOUT],                    // Pad
+        &[F::INT8, F::CONV],             // Conv2dI8
+        &[F::INT8, F::DENSE],            // DenseI8
+        &[F::INT8, F::BINARY],           // BinaryI8
+        &[F::INT8, F::POOL],             // Pool2dI8
+        &[F::INT8, F::POOL],             // GlobalPoolI8
+        &[F::INT8, F::SOFTMAX],          // SoftmaxI8
+        &[F::INT8, F::LOOKUP],           // LookupI8
+        &[F::INT8, F::QUANTIZE],         // RequantizeI8
+        &[F::QUANTIZE],                  // Quantize
+        &[F::QUANTIZE],                  // Dequantize
+        &[F::INT8, F::CONV, F::SPARSE],  // Conv2dI8Sparse
+        &[F::INT8, F::DENSE, F::SPARSE], // DenseI8Sparse
     ]
 };
 
@@ -151,6 +157,8 @@ impl OpKind {
             OpKind::RequantizeI8(_) => 18,
             OpKind::Quantize(_) => 19,
             OpKind::Dequantize(_) => 20,
+            OpKind::Conv2dI8Sparse(_) => 21,
+            OpKind::DenseI8Sparse(_) => 22,
         }
     }
 

@@ -16,6 +16,7 @@ pub mod pad;
 pub mod pool;
 pub mod quantize;
 pub mod softmax;
+pub mod sparse;
 pub mod transpose;
 pub mod unary;
 

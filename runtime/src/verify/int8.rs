@@ -11,16 +11,21 @@ use crate::format::{
 };
 use crate::{DType, OpFault};
 
-fn zero_point(zp: i32) -> Check {
+pub(super) fn zero_point(zp: i32) -> Check {
     ensure((-128..=127).contains(&zp), OpFault::BadParameter)
 }
 
-fn activation(lo: i8, hi: i8) -> Check {
+pub(super) fn activation(lo: i8, hi: i8) -> Check {
     ensure(lo <= hi, OpFault::BadParameter)
 }
 
 /// Requantization tables of one or one-per-channel entries, apart from the output.
-fn requantization(r: &Requant, channels: u32, output: crate::format::Buf, s: &Spaces) -> Check {
+pub(super) fn requantization(
+    r: &Requant,
+    channels: u32,
+    output: crate::format::Buf,
+    s: &Spaces,
+) -> Check {
     let n = u64::from(r.multipliers.bytes / 4);
     ensure(n == 1 || n == u64::from(channels), OpFault::BadShape)?;
     s.buf(r.multipliers, DType::I32, Some(n))?;

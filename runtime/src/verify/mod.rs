@@ -4,21 +4,25 @@
 
 mod float;
 mod int8;
+#[cfg(feature = "sparse")]
+mod sparse;
 
 use crate::format::{Buf, Header, OpKind, Shape, Space, TensorDesc, WeightLayout};
 use crate::{DType, LoadError, OpFault};
 
 type Check = Result<(), OpFault>;
 
-/// Sizes of the two spaces buffers may live in.
-struct Spaces {
+/// Sizes of the two spaces buffers may live in, and the weight blob (for the checks that
+/// read weights: sparse encodings).
+struct Spaces<'w> {
     arena: u64,
     weights: u64,
     /// Float32 convolution and fully connected weights in the blob are packed.
     blocked: bool,
+    blob: &'w [u8],
 }
 
-impl Spaces {
+impl Spaces<'_> {
     /// A buffer holding exactly `elements` of `dtype`, inside its space and aligned.
     fn buf(&self, buf: Buf, dtype: DType, elements: Option<u64>) -> Check {
         let size = dtype.size() as u64;
@@ -157,12 +161,13 @@ fn window_out(size: u32, pad: (u32, u32), kernel: u32, stride: u32, dilation: u3
 pub(crate) fn verify(
     header: &Header<'_>,
     layout: WeightLayout,
-    weights_len: usize,
+    weights: &[u8],
 ) -> Result<(), LoadError> {
     let spaces = Spaces {
         arena: u64::from(header.arena_bytes),
-        weights: weights_len as u64,
+        weights: weights.len() as u64,
         blocked: layout == WeightLayout::Blocked8,
+        blob: weights,
     };
     let tensor_count = header.tensors.len();
     let tensor_fault = |index: u32, fault| LoadError::InvalidTensor {
@@ -217,12 +222,13 @@ pub(crate) fn verify(
 pub(crate) fn vectors_fit(
     header: &Header<'_>,
     v: &crate::format::Validation,
-    weights_len: usize,
+    weights: &[u8],
 ) -> bool {
     let spaces = Spaces {
         arena: u64::from(header.arena_bytes),
-        weights: weights_len as u64,
+        weights: weights.len() as u64,
         blocked: false,
+        blob: weights,
     };
     validation(header, v, &spaces).is_ok()
 }
@@ -312,6 +318,10 @@ fn verify_op(kind: &OpKind, s: &Spaces) -> Check {
         OpKind::Quantize(op) => int8::quantize(op, s),
         #[cfg(feature = "quantize")]
         OpKind::Dequantize(op) => int8::dequantize(op, s),
+        #[cfg(all(feature = "int8", feature = "conv", feature = "sparse"))]
+        OpKind::Conv2dI8Sparse(op) => sparse::conv2d(op, s),
+        #[cfg(all(feature = "int8", feature = "dense", feature = "sparse"))]
+        OpKind::DenseI8Sparse(op) => sparse::dense(op, s),
         #[allow(unreachable_patterns)] // reached only by builds that leave operators out
         _ => Err(OpFault::NotCompiledIn),
     }
