@@ -221,3 +221,92 @@ fn damaged_sparse_encodings_are_refused_at_load() {
         assert_eq!(damaged(&edit), bad);
     }
 }
+
+/// Zero weights of every pruned layer of `model`, by tensor name.
+fn zero_positions(model: &pb::ModelProto, tensors: &[String]) -> Vec<Vec<bool>> {
+    let graph = model.graph.as_ref().unwrap();
+    tensors
+        .iter()
+        .map(|name| {
+            let init = graph.initializer.iter().find(|i| &i.name == name).unwrap();
+            let t = whittle::onnx::read::tensor_from_proto(init, None).unwrap();
+            t.to_f32().iter().map(|v| *v == 0.0).collect()
+        })
+        .collect()
+}
+
+#[test]
+fn distilling_with_keep_zeros_recovers_accuracy_and_keeps_the_sparsity() {
+    use whittle::distill::{Data, DistillOptions, Optimizer, Student, distill};
+    use whittle::import::ImportOptions;
+
+    let path = example().join("gesture.onnx");
+    let original = whittle::compile::load_onnx(&path).unwrap();
+    let opts = SparsityOptions {
+        sparsity: 0.7,
+        global: true,
+    };
+    let pruned = sparsify(&original, path.parent(), &opts).unwrap();
+    let tensors: Vec<String> = pruned.layers.iter().map(|l| l.tensor.clone()).collect();
+    let zeros_before = zero_positions(&pruned.model, &tensors);
+
+    let labelled = |split: &str| Data {
+        x: data(split, "x"),
+        labels: Some(data(split, "y").to_i64()),
+    };
+    let (train, val) = (labelled("train"), labelled("val"));
+    let student = |m: &pb::ModelProto| Student::new(m, None, &ImportOptions::default()).unwrap();
+    let options = DistillOptions {
+        epochs: 6,
+        lr: 3e-3,
+        optimizer: Optimizer::Adam,
+        keep_zeros: true,
+        ..DistillOptions::default()
+    };
+    let kept = distill(
+        &student(&pruned.model),
+        &path,
+        &train,
+        Some(&val),
+        &options,
+        |_| {},
+    )
+    .unwrap();
+    let before = kept.val_top1_before.unwrap();
+    let after = kept.history.last().unwrap().val_top1.unwrap();
+
+    // Every weight pruned to zero is still exactly zero; the others trained.
+    let zeros_after = zero_positions(&kept.model, &tensors);
+    for (name, (b, a)) in tensors.iter().zip(zeros_before.iter().zip(&zeros_after)) {
+        for (i, (&zb, &za)) in b.iter().zip(a).enumerate() {
+            assert!(!zb || za, "{name}[{i}] was zero and is not any more");
+        }
+    }
+    // Without the option the zeros are trained away (one epoch is enough to show it).
+    let free = DistillOptions {
+        epochs: 1,
+        keep_zeros: false,
+        ..options
+    };
+    let freed = distill(&student(&pruned.model), &path, &train, None, &free, |_| {}).unwrap();
+    let count = |z: &[Vec<bool>]| z.iter().flatten().filter(|z| **z).count();
+    let zeros_freed = count(&zero_positions(&freed.model, &tensors));
+    assert!(zeros_freed < count(&zeros_before) / 10, "{zeros_freed}");
+
+    // The distilled model still compiles sparse, as small as the pruned one.
+    let size_pruned = int8(&pruned.model, SparseMode::Auto).len();
+    let distilled = int8(&kept.model, SparseMode::Auto);
+    let (dense, sparse) = (int8(&kept.model, SparseMode::Off).len(), distilled.len());
+    println!(
+        "sparsity 0.7 global: val top-1 pruned {:.2}% -> distilled with --keep-zeros {:.2}%; \
+         int8 bytes dense {dense}, sparse {sparse} (pruned, sparse: {size_pruned})",
+        100.0 * before,
+        100.0 * after
+    );
+    assert!(!sparse_ops(&distilled).is_empty());
+    assert!(
+        sparse < dense && sparse <= size_pruned + 64,
+        "{sparse} {dense} {size_pruned}"
+    );
+    assert!(after > before + 0.2 && after > 0.9, "{before} -> {after}");
+}

@@ -61,6 +61,10 @@ pub struct Args {
     /// --calib-samples`.
     #[arg(long, value_name = "N")]
     calib_samples: Option<usize>,
+    /// Keep every weight that is exactly zero at zero while training, so that the sparsity of
+    /// a `whittle prune --sparsity` model survives (and `compile` can still store it sparse).
+    #[arg(long)]
+    keep_zeros: bool,
     /// Array holding the inputs (default: `x` or the one named after the model input).
     #[arg(long, value_name = "KEY")]
     x_key: Option<String>,
@@ -115,6 +119,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         seed: args.seed,
         optimizer: args.optimizer,
         qat,
+        keep_zeros: args.keep_zeros,
     };
     options.check()?;
     let model = whittle::compile::load_onnx(&args.student)?;

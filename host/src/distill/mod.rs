@@ -48,6 +48,9 @@ pub struct DistillOptions {
     /// Quantization-aware training for int8 (`--qat int8`): the student trains as the int8
     /// compilation of its weights will compute.
     pub qat: Option<qat::QatOptions>,
+    /// Weights (parameters of rank 2 or more) that are exactly zero stay zero: the sparsity
+    /// `whittle prune --sparsity` made survives fine-tuning (`--keep-zeros`).
+    pub keep_zeros: bool,
 }
 
 impl Default for DistillOptions {
@@ -61,6 +64,7 @@ impl Default for DistillOptions {
             seed: 0,
             optimizer: Optimizer::Adam,
             qat: None,
+            keep_zeros: false,
         }
     }
 }

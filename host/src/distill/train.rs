@@ -151,6 +151,11 @@ pub fn train(
     let mut int8 = calibrate()?;
     let vars: Vec<Var> = student.params().iter().map(|p| p.var.clone()).collect();
     let mut state = State::new(options.optimizer, &vars)?;
+    let zero_masks = if options.keep_zeros {
+        zero_masks(&vars)?
+    } else {
+        Vec::new()
+    };
     let n = train.len();
     let batch = options.batch.max(1);
     let steps_per_epoch = n.div_ceil(batch);
@@ -181,6 +186,11 @@ pub fn train(
             let progress = (epoch * steps_per_epoch + b) as f64 / total;
             let lr = options.lr * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
             state.step(&vars, &grads, lr)?;
+            for (v, mask) in vars.iter().zip(&zero_masks) {
+                if let Some(mask) = mask {
+                    v.set(&(v.as_tensor() * mask)?)?;
+                }
+            }
             loss_sum += loss.to_dtype(DType::F64)?.to_scalar::<f64>()? * ids.len() as f64;
             if let Some(l) = &labels {
                 right += hits(&logits, l)?;
@@ -208,4 +218,20 @@ pub fn train(
         reports.push(report);
     }
     Ok((reports, int8))
+}
+
+/// For each weight (rank 2 or more) holding exact zeros, a mask that is 0 there and 1
+/// elsewhere; `None` for the other parameters, which train freely.
+fn zero_masks(vars: &[Var]) -> candle_core::Result<Vec<Option<Tensor>>> {
+    vars.iter()
+        .map(|v| {
+            let t = v.as_tensor();
+            if t.rank() < 2 {
+                return Ok(None);
+            }
+            let mask = t.ne(0f32)?.to_dtype(t.dtype())?;
+            let kept = mask.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            Ok((kept < t.elem_count() as f64).then_some(mask))
+        })
+        .collect()
 }

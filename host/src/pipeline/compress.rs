@@ -164,6 +164,7 @@ fn distill_options(
         seed: cfg.seed,
         optimizer,
         qat,
+        keep_zeros: false,
     };
     options
         .check()
