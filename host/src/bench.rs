@@ -51,13 +51,11 @@ pub struct BenchReport {
 /// has an AVX2 loop, the portable packed kernel otherwise; every other operator its scalar
 /// reference.
 fn kernel(kind: &whittle_runtime::format::OpKind, layout: WeightLayout) -> &'static str {
-    use whittle_runtime::format::{OpKind, Space};
+    use whittle_runtime::format::OpKind;
     use whittle_runtime::kernels::Variant;
     let variant = Variant::selected();
     let avx2 = variant.name() == "avx2" && variant.is_native();
-    let packed = |w: whittle_runtime::format::Buf| {
-        layout == WeightLayout::Blocked8 && w.space == Space::Weights
-    };
+    let packed = |w| layout.packs(w);
     let packed_kernel = |simd: bool| if simd { "avx2-blocked8" } else { "blocked8" };
     match kind {
         OpKind::Conv2dI8(_) | OpKind::DenseI8(_) => variant.name(),

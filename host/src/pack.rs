@@ -77,14 +77,14 @@ fn other_uses(program: &Program) -> HashMap<usize, usize> {
     uses
 }
 
-/// The weights buffer of a float32 `Conv2d` or `Dense`.
+/// The weights buffer of a float32 `Conv2d` or `Dense`, when `Blocked8` packs it.
 fn packable_weights(kind: &OpKind) -> Option<whittle_runtime::format::Buf> {
     match kind {
         OpKind::Conv2d(op) => Some(op.weights),
         OpKind::Dense(op) => Some(op.weights),
         _ => None,
     }
-    .filter(|b| b.space == Space::Weights)
+    .filter(|&b| WeightLayout::Blocked8.packs(b))
 }
 
 /// The weights buffer of a packable operator and its packed bytes.

@@ -24,9 +24,7 @@ pub(crate) fn run(
     // without those operators do not read `layout`).
     let _ = layout;
     #[cfg(all(feature = "float", any(feature = "conv", feature = "dense")))]
-    let blocked = |w: crate::format::Buf| {
-        layout == WeightLayout::Blocked8 && w.space == crate::format::Space::Weights
-    };
+    let blocked = |w| layout.packs(w);
     match kind {
         #[cfg(all(feature = "float", feature = "conv"))]
         OpKind::Conv2d(op) => {

@@ -264,7 +264,7 @@ impl<'a> Exporter<'a> {
         per_channel: usize,
     ) -> Result<Vec<f32>, ExportError> {
         let raw = self.f32s(buf)?;
-        if self.layout != WeightLayout::Blocked8 || buf.space != Space::Weights {
+        if !self.layout.packs(buf) {
             return Ok(raw);
         }
         crate::pack::unblocked(&raw, channels as usize, per_channel)

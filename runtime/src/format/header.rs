@@ -1,6 +1,6 @@
 //! The postcard header: target, memory plan, tensor table, model I/O and operators.
 
-use super::{Buf, OpDesc, Section, Shape};
+use super::{Buf, OpDesc, Section, Shape, Space};
 use crate::DType;
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +62,13 @@ impl WeightLayout {
         [WeightLayout::Reference, WeightLayout::Blocked8]
             .into_iter()
             .find(|l| l.name() == name)
+    }
+
+    /// Whether `weights`, the weights of a float32 `Conv2d` or `Dense`, are packed in this
+    /// layout: with `Blocked8`, when they live in the weight blob (weights computed in the
+    /// arena keep the reference layout).
+    pub fn packs(self, weights: Buf) -> bool {
+        self == WeightLayout::Blocked8 && weights.space == Space::Weights
     }
 
     /// Elements of a packed buffer for `channels` output channels of `per_channel` weights

@@ -49,7 +49,7 @@ pub(super) fn conv2d(op: &Conv2d, s: &Spaces) -> Check {
     let g = &op.geom;
     conv_geometry(g)?;
     let mut bufs = conv_buffers(g, op.input, op.weights, op.bias, op.output);
-    if s.blocked && op.weights.space == Space::Weights {
+    if s.layout.packs(op.weights) {
         let per_channel = product(&[g.kernel_h, g.kernel_w, g.in_c / g.groups.max(1)]);
         bufs.weights.1 = per_channel.and_then(|n| WeightLayout::blocked_len(g.out_c, n));
     }
@@ -59,7 +59,7 @@ pub(super) fn conv2d(op: &Conv2d, s: &Spaces) -> Check {
 pub(super) fn dense(op: &Dense, s: &Spaces) -> Check {
     let bufs = [op.input, op.weights, op.output];
     let mut bufs = dense_buffers(op.rows, op.in_features, op.out_features, bufs, op.bias);
-    if s.blocked && op.weights.space == Space::Weights {
+    if s.layout.packs(op.weights) {
         bufs.weights.1 = WeightLayout::blocked_len(op.out_features, u64::from(op.in_features));
     }
     layer(s, &bufs, DType::F32, DType::F32)

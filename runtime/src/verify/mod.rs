@@ -17,8 +17,8 @@ type Check = Result<(), OpFault>;
 struct Spaces<'w> {
     arena: u64,
     weights: u64,
-    /// Float32 convolution and fully connected weights in the blob are packed.
-    blocked: bool,
+    /// How float32 convolution and fully connected weights are laid out.
+    layout: WeightLayout,
     blob: &'w [u8],
 }
 
@@ -166,7 +166,7 @@ pub(crate) fn verify(
     let spaces = Spaces {
         arena: u64::from(header.arena_bytes),
         weights: weights.len() as u64,
-        blocked: layout == WeightLayout::Blocked8,
+        layout,
         blob: weights,
     };
     let tensor_count = header.tensors.len();
@@ -227,7 +227,7 @@ pub(crate) fn vectors_fit(
     let spaces = Spaces {
         arena: u64::from(header.arena_bytes),
         weights: weights.len() as u64,
-        blocked: false,
+        layout: WeightLayout::Reference,
         blob: weights,
     };
     validation(header, v, &spaces).is_ok()
