@@ -41,8 +41,9 @@ pub struct Args {
     #[arg(long)]
     require_integer: bool,
     /// Store int8 convolution and fully connected weights sparse (bitmap of nonzero positions
-    /// plus the nonzero values) where that takes fewer bytes: auto, or off for always dense.
-    #[arg(long, value_name = "off|auto", default_value = "auto", value_parser = whittle::lower::sparse::SparseMode::parse)]
+    /// plus the nonzero values) where that takes fewer bytes: auto, or off (the default) for
+    /// always dense. Sparse saves flash but runs slower and needs the runtime's `sparse` feature.
+    #[arg(long, value_name = "off|auto", default_value = "off", value_parser = whittle::lower::sparse::SparseMode::parse)]
     sparse: whittle::lower::sparse::SparseMode,
     /// Embed N validation vectors (inputs, expected outputs, per-layer checksums) for the
     /// on-device self-test; needs --validation-data.

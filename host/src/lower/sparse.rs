@@ -12,10 +12,11 @@ use whittle_runtime::format::{
 /// Whether the compiler may store int8 weights sparse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SparseMode {
-    /// Always dense.
+    /// Always dense: the default, because the sparse kernels are slower and need the runtime's
+    /// `sparse` feature, which a firmware built for only the dense operators lacks.
+    #[default]
     Off,
     /// Sparse for every layer where that takes fewer bytes in the weight blob.
-    #[default]
     Auto,
 }
 
