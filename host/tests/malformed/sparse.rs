@@ -51,6 +51,8 @@ fn a_sparse_encoding_that_contradicts_its_offsets_is_refused() {
         s(&calib),
         "-o",
         s(&wtl),
+        "--sparse",
+        "auto",
     ]);
     let mut bytes = std::fs::read(&wtl).unwrap();
     flip_a_bitmap_bit(&mut bytes);
