@@ -47,6 +47,14 @@ else
     echo "   skipped: no nightly toolchain (rustup toolchain install nightly)"
 fi
 
+echo "== whittle-runtime kernels on AArch64 under qemu-aarch64: every variant against the reference, NEON, then SDOT (+dotprod)"
+aarch64_kernel_tests=(--test kernels_exact --test kernels_int8 --test kernels_blocked)
+cargo test --quiet -p whittle-runtime --target aarch64-unknown-linux-gnu "${aarch64_kernel_tests[@]}"
+# Its own target directory, so that the flags do not rebuild the main one.
+RUSTFLAGS="-C target-feature=+dotprod" cargo test --quiet -p whittle-runtime \
+    --target aarch64-unknown-linux-gnu --target-dir "${CARGO_TARGET_DIR:-target}/aarch64-dotprod" \
+    "${aarch64_kernel_tests[@]}"
+
 echo "== tests"
 cargo test --workspace --no-fail-fast
 

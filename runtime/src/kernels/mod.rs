@@ -116,6 +116,15 @@ pub enum Variant {
     /// without AVX2 (detected at run time) it runs the portable code.
     #[cfg(whittle_avx2)]
     Avx2,
+    /// AArch64 NEON (`SMULL` + `SADALP`, int32 accumulators) dot products in the portable
+    /// loops, sixteen int8 values at a time. Compiled on AArch64 targets with `neon` (all
+    /// the Linux ones).
+    #[cfg(whittle_neon)]
+    Neon,
+    /// [`Variant::Neon`] with the dot-product extension's `SDOT` (Armv8.2-A and later:
+    /// Cortex-A55/A76 and newer). Compiled with `-C target-feature=+dotprod`.
+    #[cfg(whittle_neon_dot)]
+    NeonDot,
 }
 
 impl Variant {
@@ -127,6 +136,10 @@ impl Variant {
         Variant::ArmDsp,
         #[cfg(whittle_avx2)]
         Variant::Avx2,
+        #[cfg(whittle_neon)]
+        Variant::Neon,
+        #[cfg(whittle_neon_dot)]
+        Variant::NeonDot,
     ];
 
     /// The fastest variant known at compile time with the `fast-kernels` feature, else the
@@ -141,7 +154,15 @@ impl Variant {
     const FASTEST: Variant = Variant::ArmDsp;
     #[cfg(all(whittle_avx2, target_feature = "avx2"))]
     const FASTEST: Variant = Variant::Avx2;
-    #[cfg(not(any(whittle_arm_dsp, all(whittle_avx2, target_feature = "avx2"))))]
+    #[cfg(whittle_neon_dot)]
+    const FASTEST: Variant = Variant::NeonDot;
+    #[cfg(all(whittle_neon, not(whittle_neon_dot)))]
+    const FASTEST: Variant = Variant::Neon;
+    #[cfg(not(any(
+        whittle_arm_dsp,
+        all(whittle_avx2, target_feature = "avx2"),
+        whittle_neon
+    )))]
     const FASTEST: Variant = Variant::Portable;
 
     /// The variant the interpreter runs: [`Variant::BEST`], except that a `std` build on
@@ -175,6 +196,10 @@ impl Variant {
             Variant::ArmDsp => "arm-dsp",
             #[cfg(whittle_avx2)]
             Variant::Avx2 => "avx2",
+            #[cfg(whittle_neon)]
+            Variant::Neon => "neon",
+            #[cfg(whittle_neon_dot)]
+            Variant::NeonDot => "neon-dot",
         }
     }
 }

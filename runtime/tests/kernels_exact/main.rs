@@ -387,7 +387,8 @@ impl DenseCase {
 }
 
 /// Every variant runs on this machine: a `std` build on an x86_64 CPU with AVX2 tests the
-/// AVX2 kernels (and runs them in the interpreter). Without `std` (`cargo test -p
+/// AVX2 kernels (and runs them in the interpreter), an AArch64 build the NEON ones (and the
+/// `SDOT` ones with `-C target-feature=+dotprod`). Without `std` (`cargo test -p
 /// whittle-runtime` alone) they are only compiled with `-C target-feature=+avx2`.
 #[test]
 fn the_fastest_variant_is_tested() {
@@ -403,6 +404,17 @@ fn the_fastest_variant_is_tested() {
         assert!(Variant::ALL.iter().all(|v| v.is_native()));
         if cfg!(feature = "fast-kernels") {
             assert_eq!(Variant::selected().name(), "avx2");
+        }
+    }
+    // On AArch64 the NEON variant is always compiled, the `SDOT` one with `+dotprod`.
+    #[cfg(target_arch = "aarch64")]
+    {
+        let dot = cfg!(target_feature = "dotprod");
+        assert!(names.contains(&"neon"), "{names:?}");
+        assert_eq!(names.contains(&"neon-dot"), dot, "{names:?}");
+        if cfg!(feature = "fast-kernels") {
+            let fastest = if dot { "neon-dot" } else { "neon" };
+            assert_eq!(Variant::selected().name(), fastest);
         }
     }
 }

@@ -7,6 +7,8 @@ mod dot;
 #[cfg(whittle_arm_dsp)]
 mod dsp;
 mod fast;
+#[cfg(whittle_neon)]
+mod neon;
 mod reference;
 
 #[cfg(whittle_avx2)]
@@ -15,6 +17,10 @@ pub(crate) use avx2::available as avx2_available;
 pub(crate) use dot::{Dot, Portable};
 #[cfg(whittle_arm_dsp)]
 pub(crate) use dsp::ArmDsp;
+#[cfg(whittle_neon)]
+pub(crate) use neon::Neon;
+#[cfg(whittle_neon_dot)]
+pub(crate) use neon::NeonDot;
 
 use super::{LengthMismatch, Variant, expect_len, product};
 use crate::format::{Activation, ConvGeometry};
@@ -174,6 +180,10 @@ pub fn conv2d_i8_variant(
         Variant::Portable => fast::conv2d_i8::<Portable>(geom, q, input, weights, bias, output),
         #[cfg(whittle_arm_dsp)]
         Variant::ArmDsp => fast::conv2d_i8::<ArmDsp>(geom, q, input, weights, bias, output),
+        #[cfg(whittle_neon)]
+        Variant::Neon => fast::conv2d_i8::<Neon>(geom, q, input, weights, bias, output),
+        #[cfg(whittle_neon_dot)]
+        Variant::NeonDot => fast::conv2d_i8::<NeonDot>(geom, q, input, weights, bias, output),
         #[cfg(whittle_avx2)]
         Variant::Avx2 => avx2::conv2d_i8(geom, q, input, weights, bias, output),
     }

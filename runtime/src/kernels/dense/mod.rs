@@ -10,6 +10,10 @@ mod reference;
 
 #[cfg(whittle_arm_dsp)]
 use super::conv::ArmDsp;
+#[cfg(whittle_neon)]
+use super::conv::Neon;
+#[cfg(whittle_neon_dot)]
+use super::conv::NeonDot;
 use super::conv::Portable;
 use super::{LengthMismatch, Variant, expect_len, product};
 use crate::format::Activation;
@@ -178,6 +182,10 @@ pub fn dense_i8_variant(
         Variant::Portable => fast::dense_i8::<Portable>(i, o, q, input, weights, bias, output),
         #[cfg(whittle_arm_dsp)]
         Variant::ArmDsp => fast::dense_i8::<ArmDsp>(i, o, q, input, weights, bias, output),
+        #[cfg(whittle_neon)]
+        Variant::Neon => fast::dense_i8::<Neon>(i, o, q, input, weights, bias, output),
+        #[cfg(whittle_neon_dot)]
+        Variant::NeonDot => fast::dense_i8::<NeonDot>(i, o, q, input, weights, bias, output),
         #[cfg(whittle_avx2)]
         Variant::Avx2 => avx2::dense_i8(i, o, q, input, weights, bias, output),
     }
