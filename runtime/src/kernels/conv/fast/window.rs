@@ -24,6 +24,7 @@ pub(super) fn gathered<D: Dot>(
     };
     let mut column = [0i8; COLUMN];
     let column = column.get_mut(..filter).unwrap_or(&mut []);
+    let runs = d.d_w == 1 && d.groups == 1;
     for block in (0..d.out_c).step_by(BLOCK) {
         let block_end = (block + BLOCK).min(d.out_c);
         let requants: [ChannelRequant; BLOCK] =
@@ -47,7 +48,11 @@ pub(super) fn gathered<D: Dot>(
                         let count = block_end.min(group_end).min(first + 4) - first;
                         if gathered_group != Some(group) {
                             let window = Window { d, n, ys, xs };
-                            window.gather(input, group, zp, column);
+                            if runs {
+                                window.gather_runs(input, zp, column);
+                            } else {
+                                window.gather(input, group, zp, column);
+                            }
                             gathered_group = Some(group);
                         }
                         let channels = [0, 1, 2, 3].map(|k| first + k.min(count - 1));
@@ -161,6 +166,30 @@ impl Window<'_> {
         }
     }
 
+    /// [`Window::gather`] (of group 0) where each window row's taps inside the input are one run of it
+    /// (`dilation_w == 1`, one group): a short copy per row, the zero point written only
+    /// where the window overlaps the padding.
+    #[inline(always)]
+    pub(super) fn gather_runs(&self, input: &[i8], zp: i8, column: &mut [i8]) {
+        let Self { d, n, ys, xs } = *self;
+        let row_len = d.k_w * d.in_c;
+        let len = (xs.hi - xs.lo) * d.in_c;
+        if (ys.lo, ys.hi, xs.lo, xs.hi) != (0, d.k_h, 0, d.k_w) {
+            for v in column.iter_mut() {
+                *v = zp;
+            }
+        }
+        let step = d.d_h * d.in_w * d.in_c;
+        let mut from = ((n * d.in_h + ys.first) * d.in_w + xs.first) * d.in_c;
+        let mut to = ys.lo * row_len + xs.lo * d.in_c;
+        for _ in ys.lo..ys.hi {
+            let dst = column.get_mut(to..to.wrapping_add(len)).unwrap_or(&mut []);
+            copy_short(dst, run(input, from, len));
+            from = from.wrapping_add(step);
+            to = to.wrapping_add(row_len);
+        }
+    }
+
     /// `sum x * w` over the window for four output channels of one group, and, when asked,
     /// the sums of the weights it used.
     #[inline(always)]
@@ -203,5 +232,25 @@ impl Window<'_> {
             }
         }
         (dots, sums)
+    }
+}
+
+/// Copies `from` into `to` when both are equally long, four bytes at a time: for the few
+/// bytes of a window row, a `memcpy` call costs more than the copy.
+#[inline(always)]
+fn copy_short(to: &mut [i8], from: &[i8]) {
+    if to.len() != from.len() {
+        return; // never: the caller takes `from` as long as `to`
+    }
+    let mut to_words = to.chunks_exact_mut(4);
+    let mut from_words = from.chunks_exact(4);
+    for (t, f) in (&mut to_words).zip(&mut from_words) {
+        if let (Ok(t), Ok(f)) = (<&mut [i8; 4]>::try_from(t), <&[i8; 4]>::try_from(f)) {
+            *t = *f;
+        }
+    }
+    let rest = to_words.into_remainder().iter_mut();
+    for (t, &f) in rest.zip(from_words.remainder()) {
+        *t = f;
     }
 }
