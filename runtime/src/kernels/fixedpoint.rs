@@ -62,6 +62,8 @@ pub struct ChannelRequant {
     shift: u32,
     /// Whether the high-word path applies.
     high: bool,
+    /// Whether the activation range is all of int8: the clamp is then one saturation.
+    saturate: bool,
     act_min: i8,
     act_max: i8,
 }
@@ -77,6 +79,7 @@ impl ChannelRequant {
             offset: q.output_zp,
             shift: total_shift,
             high: false,
+            saturate: (q.act_min, q.act_max) == (i8::MIN, i8::MAX),
             act_min: q.act_min,
             act_max: q.act_max,
         };
@@ -114,7 +117,11 @@ impl ChannelRequant {
             };
             scaled.wrapping_add(self.offset)
         };
-        clamp_i8(scaled, self.act_min, self.act_max)
+        if self.saturate {
+            clamp_i8(scaled, i8::MIN, i8::MAX)
+        } else {
+            clamp_i8(scaled, self.act_min, self.act_max)
+        }
     }
 }
 
