@@ -95,7 +95,7 @@ pub(super) fn depthwise<D: Dot>(
                         acc
                     };
                     let out_at = ((n * d.out_h + oy) * d.out_w + ox) * d.out_c + first;
-                    store(output, out_at, count, acc, &requants[..count]);
+                    store(output, out_at, count, acc, &requants);
                 }
             }
         }

@@ -50,7 +50,7 @@ pub(super) fn gathered<D: Dot>(
                     }
                     let acc = add4(start, D::dot4_prepared(column, &rows));
                     let out_at = ((n * d.out_h + oy) * d.out_w + ox) * d.out_c + first;
-                    store(output, out_at, count, acc, &requants[..count]);
+                    store(output, out_at, count, acc, &requants);
                 }
             }
         }
