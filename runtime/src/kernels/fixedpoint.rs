@@ -45,17 +45,25 @@ pub fn requantize(acc: i32, q: &super::conv::QuantOut<'_>, channel: usize) -> i8
     clamp_i8(scaled.wrapping_add(q.output_zp), q.act_min, q.act_max)
 }
 
-/// One output channel's [`requantize`], prepared once for many accumulators: the rounding
-/// constant and the shift are computed up front, and a shift of 32 or more (every multiplier
-/// below 1) takes the high word of the product instead of a 64-bit shift. Same bits as
+/// One output channel's [`requantize`], prepared once for many accumulators. For a shift of
+/// 33 or more (every multiplier below 1/2) it takes the high word of the product and one
+/// 32-bit add and shift, the rounding term and the output zero point folded into the add:
+/// with `s = 32 + r`, `r >= 1`, `(p + 2^(s-1)) >> s == ((p >> 32) + 2^(r-1)) >> r` (the
+/// rounding term is a whole multiple of 2^32), and adding `zp * 2^r` before the shift adds
+/// `zp` after it. Other shifts take the 64-bit path of [`requantize`]. Same bits as
 /// [`requantize`].
 #[derive(Debug, Clone, Copy)]
 pub struct ChannelRequant {
     multiplier: i32,
-    round: i64,
-    /// `31 - shift`, in `1..=62`.
-    total_shift: u32,
-    output_zp: i32,
+    /// `(1 << (r - 1)) + output_zp * (1 << r)` on the high-word path, else `output_zp`.
+    offset: i32,
+    /// `r = total_shift - 32` on the high-word path, else `total_shift = 31 - shift`, in
+    /// `1..=62`.
+    shift: u32,
+    /// Whether the high-word path applies.
+    high: bool,
+    /// Whether the activation range is all of int8: the clamp is then one saturation.
+    saturate: bool,
     act_min: i8,
     act_max: i8,
 }
@@ -66,31 +74,54 @@ impl ChannelRequant {
         let c = if q.multipliers.len() == 1 { 0 } else { channel };
         let shift = q.shifts.get(c).copied().map_or(0, i32::from);
         let total_shift = (31 - shift.clamp(-31, 30)) as u32;
-        Self {
+        let general = Self {
             multiplier: q.multipliers.get(c).copied().unwrap_or(0),
-            round: 1i64 << (total_shift - 1),
-            total_shift,
-            output_zp: q.output_zp,
+            offset: q.output_zp,
+            shift: total_shift,
+            high: false,
+            saturate: (q.act_min, q.act_max) == (i8::MIN, i8::MAX),
             act_min: q.act_min,
             act_max: q.act_max,
+        };
+        if total_shift <= 32 {
+            return general;
+        }
+        let r = total_shift - 32;
+        let offset = (1i64 << (r - 1)) + i64::from(q.output_zp) * (1i64 << r);
+        // `|p >> 32| <= 2^30`: with `|offset| < 2^30` their sum cannot wrap, nor can the
+        // zero point's addition in `requantize` (its result is at most 2^30 / 2^r apart).
+        match i32::try_from(offset) {
+            Ok(offset) if offset.unsigned_abs() < 1 << 30 => Self {
+                offset,
+                shift: r,
+                high: true,
+                ..general
+            },
+            _ => general,
         }
     }
 
     /// `requantize(acc, q, channel)`.
     #[inline(always)]
     pub fn apply(&self, acc: i32) -> i8 {
-        let wide = i64::from(acc) * i64::from(self.multiplier) + self.round;
-        let scaled = if self.total_shift >= 32 {
-            // Floor shifts compose: (w >> 32) >> (s - 32) == w >> s.
-            ((wide >> 32) as i32) >> (self.total_shift - 32)
+        let product = i64::from(acc) * i64::from(self.multiplier);
+        let scaled = if self.high {
+            ((product >> 32) as i32).wrapping_add(self.offset) >> self.shift
         } else {
-            (wide >> self.total_shift) as i32
+            let wide = product + (1i64 << (self.shift - 1));
+            let scaled = if self.shift >= 32 {
+                // Floor shifts compose: (w >> 32) >> (s - 32) == w >> s.
+                ((wide >> 32) as i32) >> (self.shift - 32)
+            } else {
+                (wide >> self.shift) as i32
+            };
+            scaled.wrapping_add(self.offset)
         };
-        clamp_i8(
-            scaled.wrapping_add(self.output_zp),
-            self.act_min,
-            self.act_max,
-        )
+        if self.saturate {
+            clamp_i8(scaled, i8::MIN, i8::MAX)
+        } else {
+            clamp_i8(scaled, self.act_min, self.act_max)
+        }
     }
 }
 
@@ -149,15 +180,25 @@ mod tests {
             1 << 20,
             i32::MAX,
             i32::MIN,
+            i32::MIN + 1,
+            -(1 << 24) - 7,
+            (1 << 24) + 9,
+            12345,
+            -12345,
         ];
         let multipliers = [0, 1, 1 << 30, (1 << 30) + 12345, i32::MAX, -1, i32::MIN];
-        for shift in [-128i8, -40, -31, -20, -1, 0, 1, 5, 30, 31, 127] {
+        for shift in [
+            -128i8, -40, -31, -30, -29, -20, -3, -2, -1, 0, 1, 5, 30, 31, 127,
+        ] {
             for &m in &multipliers {
                 for (zp, act) in [
                     (0, (-128, 127)),
                     (-128, (-128, 127)),
                     (127, (-5, 7)),
                     (3, (9, 2)),
+                    (-40, (-128, 127)),
+                    (1 << 20, (-128, 127)),
+                    (i32::MIN, (-128, 127)),
                 ] {
                     let (multipliers, shifts) = ([m], [shift]);
                     let q = crate::kernels::conv::QuantOut {

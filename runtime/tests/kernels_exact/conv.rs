@@ -80,6 +80,14 @@ every_variant_matches_reference! {
             geom([3, 3, 5], [3, 3, 37], [3, 3], [1, 1], [1, 1], [1; 4], 1), 3, 13),
         keyword_spotting_first_layer => ConvCase::random(
             geom([49, 10, 1], [25, 5, 8], [10, 4], [2, 2], [1, 1], [4, 1, 5, 1], 1), 1, 14),
+        single_channel_windows_clipped_on_every_side => ConvCase::random(
+            geom([5, 6, 1], [5, 6, 7], [3, 5], [1, 1], [1, 1], [1, 2, 1, 2], 1), 3, 17),
+        window_rows_not_whole_words => ConvCase::random(
+            geom([6, 5, 3], [3, 3, 5], [3, 3], [2, 2], [1, 1], [1; 4], 1), 1, 18),
+        filters_longer_than_the_arranged_rows => ConvCase::random(
+            geom([4, 4, 9], [4, 4, 6], [3, 3], [1, 1], [1, 1], [1; 4], 1), 3, 19),
+        depthwise_dilated_and_padded => ConvCase::random(
+            geom([6, 7, 5], [6, 7, 5], [3, 3], [1, 1], [2, 2], [2; 4], 5), 1, 20),
         accumulator_wraps => ConvCase::random(
             geom([3, 3, 8], [3, 3, 4], [3, 3], [1, 1], [1, 1], [1; 4], 1), 6, 15),
         weights_at_minus_128 => ConvCase::random(

@@ -92,6 +92,11 @@ impl<'a> SortedOffsets<'a> {
     pub(crate) fn get(self) -> &'a [usize] {
         self.0
     }
+
+    /// The first `n` offsets (all of them when there are fewer): sorted too.
+    pub(crate) fn prefix(self, n: usize) -> Self {
+        Self(self.0.get(..n).unwrap_or(self.0))
+    }
 }
 
 /// Four int8 values as the 16-bit lanes `(v0, v2)` and `(v1, v3)`: what the DSP extension's

@@ -201,13 +201,50 @@ impl Dot for ArmDsp {
             let (mut xp, mut wp, mut n) = (x.as_ptr(), words.as_ptr(), whole);
             // Per four inputs: one load of them, two widenings, four double-word loads of
             // widened weights, eight SMLADs (registers chosen by hand: the compiler's
-            // allocation spills here).
+            // allocation spills here); unrolled twice, so the loop's own count and branch
+            // come once per eight inputs.
             // SAFETY: reads `4 * whole <= x.len()` bytes from `x` and `8 * whole <=
             // words.len()` words from `words` (word-aligned, as LDRD needs); writes only the
             // named registers; `whole > 0`, as the loop's first pass needs.
             unsafe {
                 asm!(
+                    // An odd group first, then two groups per pass.
+                    "lsrs {n}, {n}, #1",
+                    "bcc 3f",
+                    "ldr {x}, [{xp}], #4",
+                    "sxtb16 {xe}, {x}",
+                    "sxtb16 {x}, {x}, ror #8",
+                    "ldrd {w0}, {w1}, [{wp}], #8",
+                    "smlad {a0}, {xe}, {w0}, {a0}",
+                    "smlad {a0}, {x}, {w1}, {a0}",
+                    "ldrd {w0}, {w1}, [{wp}], #8",
+                    "smlad {a1}, {xe}, {w0}, {a1}",
+                    "smlad {a1}, {x}, {w1}, {a1}",
+                    "ldrd {w0}, {w1}, [{wp}], #8",
+                    "smlad {a2}, {xe}, {w0}, {a2}",
+                    "smlad {a2}, {x}, {w1}, {a2}",
+                    "ldrd {w0}, {w1}, [{wp}], #8",
+                    "smlad {a3}, {xe}, {w0}, {a3}",
+                    "smlad {a3}, {x}, {w1}, {a3}",
+                    "3:",
+                    "cmp {n}, #0",
+                    "beq 4f",
                     "2:",
+                    "ldr {x}, [{xp}], #4",
+                    "sxtb16 {xe}, {x}",
+                    "sxtb16 {x}, {x}, ror #8",
+                    "ldrd {w0}, {w1}, [{wp}], #8",
+                    "smlad {a0}, {xe}, {w0}, {a0}",
+                    "smlad {a0}, {x}, {w1}, {a0}",
+                    "ldrd {w0}, {w1}, [{wp}], #8",
+                    "smlad {a1}, {xe}, {w0}, {a1}",
+                    "smlad {a1}, {x}, {w1}, {a1}",
+                    "ldrd {w0}, {w1}, [{wp}], #8",
+                    "smlad {a2}, {xe}, {w0}, {a2}",
+                    "smlad {a2}, {x}, {w1}, {a2}",
+                    "ldrd {w0}, {w1}, [{wp}], #8",
+                    "smlad {a3}, {xe}, {w0}, {a3}",
+                    "smlad {a3}, {x}, {w1}, {a3}",
                     "ldr {x}, [{xp}], #4",
                     "sxtb16 {xe}, {x}",
                     "sxtb16 {x}, {x}, ror #8",
@@ -225,6 +262,7 @@ impl Dot for ArmDsp {
                     "smlad {a3}, {x}, {w1}, {a3}",
                     "subs {n}, {n}, #1",
                     "bne 2b",
+                    "4:",
                     xp = inout(reg) xp,
                     wp = inout(reg) wp,
                     n = inout(reg) n,

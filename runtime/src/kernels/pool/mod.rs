@@ -1,6 +1,9 @@
 //! Max and average pooling over NHWC data, windowed and global.
 
 mod reference;
+// Adds code: only with the optimized kernels.
+#[cfg(feature = "fast-kernels")]
+mod whole;
 
 use super::{LengthMismatch, expect_len, product};
 use crate::format::{PoolGeometry, PoolKind};
@@ -46,6 +49,10 @@ pub fn pool2d_i8(
 ) -> Result<(), LengthMismatch> {
     let g = geom;
     window_lengths(g, input.len(), output.len())?;
+    #[cfg(feature = "fast-kernels")]
+    if whole::pool2d_i8(kind, g, act, input, output) {
+        return Ok(());
+    }
     reference::pool2d_i8(kind, g, zero_point, act, input, output);
     Ok(())
 }

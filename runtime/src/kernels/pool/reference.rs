@@ -179,7 +179,7 @@ pub fn global_pool_f32(
 }
 
 /// TFLite's integer average: the sum divided by the count, rounded half away from zero.
-fn rounded_average(sum: i32, count: i32) -> i32 {
+pub(super) fn rounded_average(sum: i32, count: i32) -> i32 {
     if count <= 0 {
         return 0;
     }

@@ -49,6 +49,32 @@ pub(super) fn depthwise<D: Dot>(
                     let inside = (ys.lo, ys.hi, xs.lo, xs.hi) == (0, d.k_h, 0, d.k_w);
                     let acc = if let (true, Some(sorted)) = (inside, sorted) {
                         D::mac_taps(start, input, pixel(ys.first, xs.first), sorted, lanes)
+                    } else if let Some(sorted) = sorted {
+                        // Row by row: the taps inside the input as one run, those in the
+                        // padding read the zero point.
+                        let mut acc = start;
+                        let inside_taps = sorted.prefix(xs.hi - xs.lo);
+                        for (ky, row) in chunks(lanes, d.k_w).enumerate() {
+                            let (before, rest) = row.split_at_checked(xs.lo).unwrap_or_default();
+                            let (within, after) =
+                                rest.split_at_checked(xs.hi - xs.lo).unwrap_or_default();
+                            if (ys.lo..ys.hi).contains(&ky) {
+                                let iy = ys.first + (ky - ys.lo) * d.d_h;
+                                for &w in before {
+                                    acc = D::mac_lanes(acc, padding, w);
+                                }
+                                let at = pixel(iy, xs.first);
+                                acc = D::mac_taps(acc, input, at, inside_taps, within);
+                                for &w in after {
+                                    acc = D::mac_lanes(acc, padding, w);
+                                }
+                            } else {
+                                for &w in row {
+                                    acc = D::mac_lanes(acc, padding, w);
+                                }
+                            }
+                        }
+                        acc
                     } else {
                         // Taps in the padding read the zero point.
                         let mut acc = start;
@@ -69,7 +95,7 @@ pub(super) fn depthwise<D: Dot>(
                         acc
                     };
                     let out_at = ((n * d.out_h + oy) * d.out_w + ox) * d.out_c + first;
-                    store(output, out_at, count, acc, &requants[..count]);
+                    store(output, out_at, count, acc, &requants);
                 }
             }
         }

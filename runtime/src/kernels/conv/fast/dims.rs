@@ -114,7 +114,14 @@ impl Taps {
     ) -> Self {
         // Never zero in `Dims`; a `NonZeroUsize` divides without a zero check (or a panic).
         let dilation = NonZeroUsize::new(dilation).unwrap_or(NonZeroUsize::MIN);
-        let div_ceil = |n: usize| n / dilation + usize::from(n % dilation != 0);
+        // Without dilation (the common case) the division is the identity: skip it.
+        let div_ceil = |n: usize| {
+            if dilation.get() == 1 {
+                n
+            } else {
+                n / dilation + usize::from(n % dilation != 0)
+            }
+        };
         let start = out * stride;
         let lo = if start >= pad {
             0

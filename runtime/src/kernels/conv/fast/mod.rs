@@ -122,7 +122,8 @@ fn add4([a0, a1, a2, a3]: [i32; 4], [b0, b1, b2, b3]: [i32; 4]) -> [i32; 4] {
     ]
 }
 
-/// Writes `count` requantized accumulators to `out` from `at`.
+/// Writes `count` requantized accumulators to `out` from `at` (`requants` holds at least
+/// `count`).
 #[inline(always)]
 fn store(out: &mut [i8], at: usize, count: usize, acc: [i32; 4], requants: &[ChannelRequant]) {
     let out = out.get_mut(at..at + count).unwrap_or(&mut []);

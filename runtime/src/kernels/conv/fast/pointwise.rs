@@ -27,7 +27,7 @@ pub(super) fn pointwise<D: Dot>(
         for (x, y) in pixels {
             let dots = D::dot4_prepared(x, &rows);
             let acc = add4(start, dots);
-            store(y, first, count, acc, &requants[..count]);
+            store(y, first, count, acc, &requants);
         }
     }
 }

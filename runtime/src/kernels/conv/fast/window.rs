@@ -2,13 +2,14 @@
 
 use super::super::QuantOut;
 use super::super::dot::Dot;
-use super::{BLOCK, COLUMN, Dims, Taps, add4, bias_of, filter_sums, finish, run, store};
+use super::{BLOCK, COLUMN, Dims, Taps, add4, filter_sums, finish, offsets_of, run, store};
 use crate::kernels::chunks_mut;
 use crate::kernels::fixedpoint::ChannelRequant;
 use core::num::NonZeroUsize;
 
-/// Any geometry whose filter fits [`COLUMN`]: each pixel's window (of one group) gathered
-/// into a contiguous column, the padding as the zero point, then four filters per pass.
+/// Any geometry whose filter fits [`COLUMN`]: four filters (of one group) at a time,
+/// arranged once ([`Dot::prepare`]), against each pixel's window gathered into a contiguous
+/// column, the padding as the zero point.
 pub(super) fn gathered<D: Dot>(
     d: &Dims,
     q: &QuantOut<'_>,
@@ -24,50 +25,36 @@ pub(super) fn gathered<D: Dot>(
     };
     let mut column = [0i8; COLUMN];
     let column = column.get_mut(..filter).unwrap_or(&mut []);
-    for block in (0..d.out_c).step_by(BLOCK) {
-        let block_end = (block + BLOCK).min(d.out_c);
-        let requants: [ChannelRequant; BLOCK] =
-            core::array::from_fn(|j| ChannelRequant::new(q, block + j));
-        let starts: [i32; BLOCK] = core::array::from_fn(|j| {
-            let filter = run(weights, (block + j) * filter, filter);
-            let zp_term = q.input_zp.wrapping_mul(D::sum(filter));
-            bias_of(bias, block + j).wrapping_sub(zp_term)
-        });
+    let mut scratch = D::Scratch::default();
+    let runs = d.d_w == 1 && d.groups == 1;
+    let mut first = 0;
+    while first < d.out_c {
+        let group = first / out_per_group;
+        let group_end = (group + 1) * d.out_per_group;
+        let count = d.out_c.min(group_end).min(first + 4) - first;
+        let channels = [0, 1, 2, 3].map(|k| first + k.min(count - 1));
+        let filters = channels.map(|c| run(weights, c * filter, filter));
+        let start = offsets_of::<D>(q, bias, channels, filters);
+        let requants = channels.map(|c| ChannelRequant::new(q, c));
+        let rows = D::prepare(filters, &mut scratch);
         for n in 0..d.batch {
             for oy in 0..d.out_h {
                 let ys = Taps::at(oy, d.s_h, d.d_h, d.pad_top, d.in_h, d.k_h);
                 for ox in 0..d.out_w {
                     let xs = Taps::at(ox, d.s_w, d.d_w, d.pad_left, d.in_w, d.k_w);
-                    let out_at = ((n * d.out_h + oy) * d.out_w + ox) * d.out_c;
-                    let mut gathered_group = None;
-                    let mut first = block;
-                    while first < block_end {
-                        let group = first / out_per_group;
-                        let group_end = (group + 1) * d.out_per_group;
-                        let count = block_end.min(group_end).min(first + 4) - first;
-                        if gathered_group != Some(group) {
-                            let window = Window { d, n, ys, xs };
-                            window.gather(input, group, zp, column);
-                            gathered_group = Some(group);
-                        }
-                        let channels = [0, 1, 2, 3].map(|k| first + k.min(count - 1));
-                        let filters = channels.map(|c| run(weights, c * filter, filter));
-                        let dots = D::dot4(column, filters);
-                        let start = |k: usize| starts.get(first - block + k).copied().unwrap_or(0);
-                        let acc = add4([0, 1, 2, 3].map(start), dots);
-                        let requants = requants.get(first - block..).unwrap_or(&[]);
-                        store(
-                            output,
-                            out_at + first,
-                            count,
-                            acc,
-                            requants.get(..count).unwrap_or(&[]),
-                        );
-                        first += count;
+                    let window = Window { d, n, ys, xs };
+                    if runs {
+                        window.gather_runs(input, zp, column);
+                    } else {
+                        window.gather(input, group, zp, column);
                     }
+                    let acc = add4(start, D::dot4_prepared(column, &rows));
+                    let out_at = ((n * d.out_h + oy) * d.out_w + ox) * d.out_c + first;
+                    store(output, out_at, count, acc, &requants);
                 }
             }
         }
+        first += count;
     }
 }
 
@@ -157,6 +144,65 @@ impl Window<'_> {
                 } else {
                     cell.fill(zp);
                 }
+            }
+        }
+    }
+
+    /// [`Window::gather`] (of group 0) where each window row's taps inside the input are one run of it
+    /// (`dilation_w == 1`, one group): a short copy per row, the zero point written only
+    /// where the window overlaps the padding.
+    #[inline(always)]
+    #[allow(unsafe_code)]
+    pub(super) fn gather_runs(&self, input: &[i8], zp: i8, column: &mut [i8]) {
+        let Self { d, n, ys, xs } = *self;
+        let row_len = d.k_w * d.in_c;
+        let len = (xs.hi - xs.lo) * d.in_c;
+        let rows = ys.hi - ys.lo;
+        if (ys.lo, ys.hi, xs.lo, xs.hi) != (0, d.k_h, 0, d.k_w) {
+            column.fill(zp);
+        }
+        let step = d.d_h * d.in_w * d.in_c;
+        let from = ((n * d.in_h + ys.first) * d.in_w + xs.first) * d.in_c;
+        let to = ys.lo * row_len + xs.lo * d.in_c;
+        // The runs lie at fixed strides: when the last one ends inside both slices, all do.
+        let end = |start: usize, stride: usize| {
+            rows.checked_sub(1)?
+                .checked_mul(stride)?
+                .checked_add(start)?
+                .checked_add(len)
+        };
+        let inside = match (end(from, step), end(to, row_len)) {
+            (Some(last_from), Some(last_to)) => {
+                last_from <= input.len() && last_to <= column.len() && row_len >= len
+            }
+            _ => false,
+        };
+        if !inside {
+            return; // no rows, or (never) runs outside the slices
+        }
+        let (src, dst) = (input.as_ptr(), column.as_mut_ptr());
+        // Column by column of the runs (a word, then single bytes), down the rows: a strided
+        // loop, which the compiler keeps as loads and stores rather than calls to `memcpy`.
+        // SAFETY: run `r < rows` reads `from + r * step ..+ len`, inside `input`, and writes
+        // `to + r * row_len ..+ len`, inside `column` (the last run's ends were checked
+        // above); unaligned word accesses are allowed; `input` and `column` do not overlap.
+        unsafe {
+            let (src, dst) = (src.add(from), dst.add(to));
+            let mut at = 0;
+            while at < len {
+                let word = len - at >= 4;
+                let (mut s, mut t) = (src.add(at), dst.add(at));
+                for _ in 0..rows {
+                    if word {
+                        t.cast::<u32>()
+                            .write_unaligned(s.cast::<u32>().read_unaligned());
+                    } else {
+                        t.write(s.read());
+                    }
+                    s = s.wrapping_add(step);
+                    t = t.wrapping_add(row_len);
+                }
+                at += if word { 4 } else { 1 };
             }
         }
     }
