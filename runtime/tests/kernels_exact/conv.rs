@@ -186,3 +186,45 @@ fn depthwise_other_kernels() {
         }
     }
 }
+
+/// One-group layers with many output channels: the AVX2 kernel arranges the filters of up
+/// to sixteen passes of sixteen channels at once (fewer when the filters are long), so these
+/// take several chunks of passes; odd filter lengths end in a half-empty pair.
+#[test]
+fn many_output_channels_in_chunks() {
+    let cases = [
+        // 288 pairs per filter: one pass per chunk.
+        geom([4, 4, 64], [4, 4, 40], [3, 3], [1, 1], [1, 1], [1; 4], 1),
+        // 20 pairs: sixteen passes per chunk, 300 channels take two chunks.
+        geom([3, 2, 40], [3, 2, 300], [1, 1], [1, 1], [1, 1], [0; 4], 1),
+        geom([3, 3, 40], [2, 2, 300], [1, 1], [2, 2], [1, 1], [0; 4], 1),
+        // Odd filter lengths (27 and 40 values of one or three channels).
+        geom(
+            [7, 7, 3],
+            [4, 4, 19],
+            [3, 3],
+            [2, 2],
+            [1, 1],
+            [1, 1, 0, 0],
+            1,
+        ),
+        geom(
+            [9, 6, 1],
+            [5, 3, 33],
+            [10, 4],
+            [2, 2],
+            [1, 1],
+            [4, 1, 5, 1],
+            1,
+        ),
+        // The longest filter the kernel takes (640 values), and one channel more.
+        geom([2, 2, 640], [2, 2, 18], [1, 1], [1, 1], [1, 1], [0; 4], 1),
+        geom([3, 3, 71], [1, 1, 17], [3, 3], [1, 1], [1, 1], [0; 4], 1),
+    ];
+    for (k, g) in cases.into_iter().enumerate() {
+        assert_exact(&ConvCase::random(g, 3, k as u64), |c, v| c.run(v));
+        for extreme in Extreme::ALL {
+            assert_exact(&ConvCase::extreme(g, extreme, k as u64), |c, v| c.run(v));
+        }
+    }
+}

@@ -489,5 +489,6 @@ fn geom(
     }
 }
 
+mod binary;
 mod conv;
 mod dense;

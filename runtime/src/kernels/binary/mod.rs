@@ -1,8 +1,9 @@
 //! Element-wise binary operators with NumPy broadcasting.
 
 mod reference;
+mod tables;
 
-use super::{LengthMismatch, Src, expect_len};
+use super::{LengthMismatch, Src, Variant, expect_len};
 use crate::format::{Activation, BinaryKind, BinaryKindI8, MAX_RANK, Shape};
 
 /// Checks the shapes and lengths of a broadcasting operator and pads the shapes.
@@ -70,7 +71,7 @@ pub struct QuantBinary {
     pub act_max: i8,
 }
 
-/// int8 `a <kind> b` with broadcasting, TFLite arithmetic.
+/// int8 `a <kind> b` with broadcasting, TFLite arithmetic. Runs [`Variant::selected`].
 pub fn binary_i8(
     q: &QuantBinary,
     shapes: [&Shape; 3],
@@ -78,8 +79,33 @@ pub fn binary_i8(
     b: Src<'_, i8>,
     output: &mut [i8],
 ) -> Result<(), LengthMismatch> {
+    binary_i8_variant(Variant::selected(), q, shapes, a, b, output)
+}
+
+/// [`binary_i8`] computed by `variant`; every variant gives the same bits. On 64-bit targets
+/// the optimized variants add and subtract operands of the output's shape through tables of
+/// each operand's 256 rescaled terms (from 1,024 elements); everything else runs the
+/// reference.
+pub fn binary_i8_variant(
+    variant: Variant,
+    q: &QuantBinary,
+    shapes: [&Shape; 3],
+    a: Src<'_, i8>,
+    b: Src<'_, i8>,
+    output: &mut [i8],
+) -> Result<(), LengthMismatch> {
     let [ap, bp, op] = checked_dims(shapes, &a, &b, output.len())?;
-    reference::binary_i8(q, [&ap, &bp, &op], a, b, output);
+    let tables = cfg!(target_pointer_width = "64")
+        && variant != Variant::Reference
+        && matches!(q.kind, BinaryKindI8::Add | BinaryKindI8::Sub)
+        && ap == op
+        && bp == op
+        && output.len() >= tables::MIN_LEN;
+    if tables {
+        tables::add_sub_i8(q, a, b, output);
+    } else {
+        reference::binary_i8(q, [&ap, &bp, &op], a, b, output);
+    }
     Ok(())
 }
 

@@ -66,6 +66,26 @@ pub fn binary_f32(
     broadcast(dims, a, b, output, |x, y| act.apply(apply(kind, x, y)));
 }
 
+/// The term operand value `v` adds to an int8 `Add`/`Sub`: `(v - zp) << left_shift`,
+/// rescaled by `scale`.
+#[inline(always)]
+pub(super) fn term(p: &super::QuantBinary, v: i8, zp: i32, (m, s): (i32, i32)) -> i32 {
+    let shift = u32::from(p.left_shift.min(20));
+    multiply_by_quantized_multiplier((i32::from(v) - zp) << shift, m, s)
+}
+
+/// The output of an int8 binary operator from its accumulated value: rescaled, plus the
+/// output zero point, clamped to the activation range.
+#[inline(always)]
+pub(super) fn finish(p: &super::QuantBinary, v: i32) -> i8 {
+    let (m, s) = p.out_scale;
+    clamp_i8(
+        multiply_by_quantized_multiplier(v, m, s).wrapping_add(p.zero_points[2]),
+        p.act_min,
+        p.act_max,
+    )
+}
+
 /// int8 binary operator (TFLite `ADD`/`SUB`/`MUL` arithmetic).
 pub fn binary_i8(
     p: &super::QuantBinary,
@@ -74,28 +94,19 @@ pub fn binary_i8(
     b: Src<'_, i8>,
     output: &mut [i8],
 ) {
-    let [a_zp, b_zp, out_zp] = p.zero_points;
-    let rescale = |v: i32, (m, s): (i32, i32)| multiply_by_quantized_multiplier(v, m, s);
-    let finish = |v: i32| {
-        clamp_i8(
-            rescale(v, p.out_scale).wrapping_add(out_zp),
-            p.act_min,
-            p.act_max,
-        )
-    };
+    let [a_zp, b_zp, _] = p.zero_points;
     match p.kind {
         BinaryKindI8::Add | BinaryKindI8::Sub => {
             let sign = if p.kind == BinaryKindI8::Sub { -1 } else { 1 };
-            let shift = u32::from(p.left_shift.min(20));
             broadcast(dims, a, b, output, |x, y| {
-                let xa = rescale((i32::from(x) - a_zp) << shift, p.a_scale);
-                let yb = rescale((i32::from(y) - b_zp) << shift, p.b_scale);
-                finish(xa.wrapping_add(yb.wrapping_mul(sign)))
+                let xa = term(p, x, a_zp, p.a_scale);
+                let yb = term(p, y, b_zp, p.b_scale);
+                finish(p, xa.wrapping_add(yb.wrapping_mul(sign)))
             });
         }
         BinaryKindI8::Mul => {
             broadcast(dims, a, b, output, |x, y| {
-                finish((i32::from(x) - a_zp) * (i32::from(y) - b_zp))
+                finish(p, (i32::from(x) - a_zp) * (i32::from(y) - b_zp))
             });
         }
     }

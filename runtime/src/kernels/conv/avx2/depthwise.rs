@@ -6,13 +6,12 @@
 
 use super::super::QuantOut;
 use super::super::fast::{Dims, MAX_TAPS, Taps, bias_of, run};
-use super::{Avx2, widen16};
+use super::requant::Requant8;
+use super::{Avx2, load8, widen16};
 use crate::kernels::conv::dot::Dot;
-use crate::kernels::fixedpoint::ChannelRequant;
 use core::arch::x86_64::{
     __m256i, _mm256_add_epi32, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_permute2x128_si256,
-    _mm256_set1_epi16, _mm256_setzero_si256, _mm256_storeu_si256, _mm256_unpackhi_epi16,
-    _mm256_unpacklo_epi16,
+    _mm256_set1_epi16, _mm256_setzero_si256, _mm256_unpackhi_epi16, _mm256_unpacklo_epi16,
 };
 
 /// Channels per pass.
@@ -66,13 +65,11 @@ pub(super) unsafe fn depthwise(
         let mut lo = [_mm256_setzero_si256(); PAIRS];
         let mut hi = [_mm256_setzero_si256(); PAIRS];
         let mut start = [0i32; LANES];
-        let mut requants = [ChannelRequant::new(q, first); LANES];
         let mut tap_weights = [[0i16; LANES]; MAX_TAPS + 1];
-        for k in 0..count {
+        for (k, s) in start.iter_mut().enumerate().take(count) {
             let filter = run(weights, (first + k) * taps, taps);
             let zp_term = q.input_zp.wrapping_mul(Avx2::sum(filter));
-            start[k] = bias_of(bias, first + k).wrapping_sub(zp_term);
-            requants[k] = ChannelRequant::new(q, first + k);
+            *s = bias_of(bias, first + k).wrapping_sub(zp_term);
             for (t, &w) in filter.iter().enumerate() {
                 if let Some(lane) = tap_weights.get_mut(t).and_then(|l| l.get_mut(k)) {
                     *lane = i16::from(w);
@@ -85,6 +82,17 @@ pub(super) unsafe fn depthwise(
             lo[p] = _mm256_unpacklo_epi16(a, b);
             hi[p] = _mm256_unpackhi_epi16(a, b);
         }
+        let [start_lo, start_hi] = [0, 8].map(|h| {
+            let mut s = [0i32; 8];
+            for (s, &v) in s.iter_mut().zip(start.iter().skip(h)) {
+                *s = v;
+            }
+            // SAFETY: the caller guarantees AVX2 (closures inherit the enclosing function's
+            // target features).
+            unsafe { load8(&s) }
+        });
+        // SAFETY: the caller guarantees AVX2.
+        let requants = [0, 8].map(|h| unsafe { Requant8::new(q, first + h, d.in_c) });
         for n in 0..d.batch {
             for oy in 0..d.out_h {
                 let ys = Taps::at(oy, d.s_h, d.d_h, d.pad_top, d.in_h, d.k_h);
@@ -125,21 +133,19 @@ pub(super) unsafe fn depthwise(
                         acc_hi = _mm256_add_epi32(acc_hi, h);
                     }
                     // `acc_lo` holds channels 0-3 and 8-11, `acc_hi` 4-7 and 12-15.
-                    let mut dots = [0i32; LANES];
-                    // SAFETY: the caller guarantees AVX2; `dots` is 64 writable bytes and the
-                    // stores have no alignment requirement.
-                    unsafe {
-                        let p = dots.as_mut_ptr().cast::<__m256i>();
-                        _mm256_storeu_si256(p, _mm256_permute2x128_si256::<0x20>(acc_lo, acc_hi));
-                        _mm256_storeu_si256(
-                            p.add(1),
-                            _mm256_permute2x128_si256::<0x31>(acc_lo, acc_hi),
-                        );
-                    }
+                    let low = _mm256_permute2x128_si256::<0x20>(acc_lo, acc_hi);
+                    let high = _mm256_permute2x128_si256::<0x31>(acc_lo, acc_hi);
+                    // SAFETY: the caller guarantees AVX2.
+                    let bytes = unsafe {
+                        [
+                            requants[0].apply(_mm256_add_epi32(low, start_lo)),
+                            requants[1].apply(_mm256_add_epi32(high, start_hi)),
+                        ]
+                    };
                     let out_at = ((n * d.out_h + oy) * d.out_w + ox) * d.out_c + first;
                     let out = output.get_mut(out_at..out_at + count).unwrap_or(&mut []);
-                    for (k, o) in out.iter_mut().enumerate() {
-                        *o = requants[k].apply(start[k].wrapping_add(dots[k]));
+                    for (o, v) in out.iter_mut().zip(bytes.into_iter().flatten()) {
+                        *o = v;
                     }
                 }
             }

@@ -7,9 +7,9 @@
 
 use super::super::QuantOut;
 use super::super::fast::{COLUMN, Dims, Taps, Window, bias_of, run};
-use super::{Avx2, ROWS, reduce8, widen16};
+use super::requant::Requant8;
+use super::{Avx2, ROWS, load8, reduce8, store8, widen16};
 use crate::kernels::conv::dot::Dot;
-use crate::kernels::fixedpoint::ChannelRequant;
 use core::arch::x86_64::{_mm256_add_epi32, _mm256_madd_epi16, _mm256_setzero_si256};
 
 /// Output channels prepared at once (and per gathered column).
@@ -41,13 +41,11 @@ pub(super) unsafe fn gathered(
     for block in (0..d.out_c).step_by(CHANNELS) {
         let block_end = (block + CHANNELS).min(d.out_c);
         let mut start = [0i32; CHANNELS];
-        let mut requants = [ChannelRequant::new(q, block); CHANNELS];
         for c in block..block_end {
             let zp_term = q
                 .input_zp
                 .wrapping_mul(Avx2::sum(run(weights, c * filter, filter)));
             start[c - block] = bias_of(bias, c).wrapping_sub(zp_term);
-            requants[c - block] = ChannelRequant::new(q, c);
         }
         for n in 0..d.batch {
             for oy in 0..d.out_h {
@@ -85,15 +83,19 @@ pub(super) unsafe fn gathered(
                                 acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(x, w));
                             }
                         }
+                        let mut starts = [0i32; ROWS];
+                        for (k, s) in starts.iter_mut().enumerate() {
+                            *s = start.get(first - block + k).copied().unwrap_or(0);
+                        }
                         // SAFETY: the caller guarantees AVX2.
-                        let dots = unsafe { reduce8(&acc) };
+                        let bytes = unsafe {
+                            let requant = Requant8::new(q, first, first + count);
+                            requant.apply(_mm256_add_epi32(load8(&starts), reduce8(&acc)))
+                        };
                         let out = output
                             .get_mut(out_at + first..out_at + first + count)
                             .unwrap_or(&mut []);
-                        for (k, o) in out.iter_mut().enumerate() {
-                            let c = first - block + k;
-                            *o = requants[c].apply(start[c].wrapping_add(dots[k]));
-                        }
+                        store8(out, bytes);
                         first += count;
                     }
                 }

@@ -27,6 +27,8 @@ mod blocked_tile;
 mod depthwise;
 mod gathered;
 mod pointwise;
+mod requant;
+mod tiled;
 
 use super::QuantOut;
 use super::dot::{Dot, Portable};
@@ -35,8 +37,8 @@ use crate::format::ConvGeometry;
 use core::arch::x86_64::{
     __m256i, _mm_add_epi32, _mm_cvtsi128_si32, _mm_loadu_si128, _mm_shuffle_epi32,
     _mm256_add_epi32, _mm256_castsi256_si128, _mm256_cvtepi8_epi16, _mm256_extracti128_si256,
-    _mm256_hadd_epi32, _mm256_madd_epi16, _mm256_permute2x128_si256, _mm256_set1_epi16,
-    _mm256_setzero_si256, _mm256_storeu_si256, _mm256_sub_epi16,
+    _mm256_hadd_epi32, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_permute2x128_si256,
+    _mm256_set1_epi16, _mm256_setzero_si256, _mm256_sub_epi16,
 };
 
 /// Whether this CPU runs AVX2 code.
@@ -89,13 +91,17 @@ unsafe fn conv2d_i8_avx2(
 ) {
     let zp = i8::try_from(q.input_zp).ok();
     match (Dims::of(g), zp) {
-        (Some(d), _) if d.is_pointwise() && d.in_c <= pointwise::MAX_IN => {
+        (Some(d), None) if d.is_pointwise() && d.in_c <= pointwise::MAX_IN => {
             // SAFETY: the caller guarantees AVX2.
             unsafe { pointwise::pointwise(&d, q, input, weights, bias, output) }
         }
         (Some(d), Some(zp)) if d.is_depthwise() && d.k_h * d.k_w <= MAX_TAPS => {
             // SAFETY: the caller guarantees AVX2.
             unsafe { depthwise::depthwise(&d, q, zp, input, weights, bias, output) }
+        }
+        (Some(d), Some(zp)) if tiled::takes(&d) => {
+            // SAFETY: the caller guarantees AVX2.
+            unsafe { tiled::tiled(&d, q, zp, input, weights, bias, output) }
         }
         (Some(d), Some(zp)) if d.filter_len() <= COLUMN => {
             // SAFETY: the caller guarantees AVX2.
@@ -178,14 +184,14 @@ pub(crate) unsafe fn dot_rows<const N: usize>(x: &[i8], w: [&[i8]; N], zp: i8) -
 /// Filters per pass of the pointwise and gathered kernels.
 const ROWS: usize = 8;
 
-/// The eight sums of the lanes of `acc[0]`, ..., `acc[7]`, in order.
+/// The eight sums of the lanes of `acc[0]`, ..., `acc[7]`, in order, as one vector.
 ///
 /// # Safety
 ///
 /// The CPU must have AVX2.
 #[target_feature(enable = "avx2")]
 #[inline]
-pub(super) unsafe fn reduce8(acc: &[__m256i; ROWS]) -> [i32; ROWS] {
+pub(super) unsafe fn reduce8(acc: &[__m256i; ROWS]) -> __m256i {
     // Per 128-bit half: pairwise sums of rows (0, 1), (2, 3), ..., then of those.
     let h01 = _mm256_hadd_epi32(acc[0], acc[1]);
     let h23 = _mm256_hadd_epi32(acc[2], acc[3]);
@@ -194,14 +200,30 @@ pub(super) unsafe fn reduce8(acc: &[__m256i; ROWS]) -> [i32; ROWS] {
     let h0123 = _mm256_hadd_epi32(h01, h23);
     let h4567 = _mm256_hadd_epi32(h45, h67);
     // Low halves hold rows 0-3 and 4-7 of the first 128 bits, high halves of the second.
-    let sums = _mm256_add_epi32(
+    _mm256_add_epi32(
         _mm256_permute2x128_si256::<0x20>(h0123, h4567),
         _mm256_permute2x128_si256::<0x31>(h0123, h4567),
-    );
-    let mut out = [0i32; ROWS];
-    // SAFETY: `out` is 32 writable bytes; the store has no alignment requirement.
-    unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), sums) };
-    out
+    )
+}
+
+/// Eight 32-bit values as a vector.
+///
+/// # Safety
+///
+/// The CPU must have AVX2.
+#[target_feature(enable = "avx2")]
+#[inline]
+pub(super) unsafe fn load8(v: &[i32; 8]) -> __m256i {
+    // SAFETY: `v` is 32 readable bytes; the load has no alignment requirement.
+    unsafe { _mm256_loadu_si256(v.as_ptr().cast()) }
+}
+
+/// Writes the first `out.len()` (at most eight) of `bytes` to `out`.
+#[inline(always)]
+pub(super) fn store8(out: &mut [i8], bytes: [i8; 8]) {
+    for (o, v) in out.iter_mut().zip(bytes) {
+        *o = v;
+    }
 }
 
 /// The AVX2 dot products, for the portable loops of the paths without a kernel of their own.

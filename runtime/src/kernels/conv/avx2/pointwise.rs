@@ -1,12 +1,12 @@
 //! 1x1 stride-1 convolutions with AVX2: eight filters at a time, widened to 16-bit lanes once
 //! (on the stack), against every pixel; each 16 input channels of a pixel are widened once
-//! for the eight filters.
+//! for the eight filters, and the eight sums are requantized together.
 
 use super::super::QuantOut;
 use super::super::fast::{Dims, bias_of, run};
-use super::{Avx2, ROWS, reduce8, widen16};
+use super::requant::Requant8;
+use super::{Avx2, ROWS, load8, reduce8, store8, widen16};
 use crate::kernels::conv::dot::Dot;
-use crate::kernels::fixedpoint::ChannelRequant;
 use core::arch::x86_64::{_mm256_add_epi32, _mm256_madd_epi16, _mm256_setzero_si256};
 
 /// Most input channels this kernel takes: the widened filters fill 4 KiB of stack. Wider
@@ -35,13 +35,13 @@ pub(super) unsafe fn pointwise(
     for first in (0..d.out_c).step_by(ROWS) {
         let count = (d.out_c - first).min(ROWS);
         let mut start = [0i32; ROWS];
-        let mut requants = [ChannelRequant::new(q, first); ROWS];
-        for k in 0..count {
+        for (k, s) in start.iter_mut().enumerate().take(count) {
             let filter = run(weights, (first + k) * d.in_c, d.in_c);
             let zp_term = q.input_zp.wrapping_mul(Avx2::sum(filter));
-            start[k] = bias_of(bias, first + k).wrapping_sub(zp_term);
-            requants[k] = ChannelRequant::new(q, first + k);
+            *s = bias_of(bias, first + k).wrapping_sub(zp_term);
         }
+        // SAFETY: the caller guarantees AVX2.
+        let (start, requant) = unsafe { (load8(&start), Requant8::new(q, first, d.out_c)) };
         // Vector `v` of filter `k` at `v * ROWS + k`; missing filters (and the channels past
         // `in_c`) are zeros.
         for (v, group) in widened.chunks_exact_mut(ROWS).enumerate() {
@@ -67,11 +67,8 @@ pub(super) unsafe fn pointwise(
                 }
             }
             // SAFETY: the caller guarantees AVX2.
-            let dots = unsafe { reduce8(&acc) };
-            let out = y.get_mut(first..first + count).unwrap_or(&mut []);
-            for (k, o) in out.iter_mut().enumerate() {
-                *o = requants[k].apply(start[k].wrapping_add(dots[k]));
-            }
+            let bytes = unsafe { requant.apply(_mm256_add_epi32(start, reduce8(&acc))) };
+            store8(y.get_mut(first..first + count).unwrap_or(&mut []), bytes);
         }
     }
 }
