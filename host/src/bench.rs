@@ -48,8 +48,9 @@ pub struct BenchReport {
 /// The kernel an operator runs in this build: the int8 convolutions and fully connected
 /// layers run the runtime's selected variant; the float32 ones over packed weights
 /// (`Blocked8`) the AVX2 packed kernel where the variant is AVX2 on this CPU and the grouping
-/// has an AVX2 loop, the portable packed kernel otherwise; every other operator its scalar
-/// reference.
+/// has an AVX2 loop, the portable packed kernel otherwise; int8 Add/Sub the tables where
+/// [`uses_tables`](whittle_runtime::kernels::binary::uses_tables) says so; every other
+/// operator its scalar reference.
 fn kernel(kind: &whittle_runtime::format::OpKind, layout: WeightLayout) -> &'static str {
     use whittle_runtime::format::OpKind;
     use whittle_runtime::kernels::Variant;
@@ -65,6 +66,15 @@ fn kernel(kind: &whittle_runtime::format::OpKind, layout: WeightLayout) -> &'sta
             packed_kernel(avx2 && (g.groups == 1 || depthwise))
         }
         OpKind::Dense(op) if packed(op.weights) => packed_kernel(avx2),
+        OpKind::BinaryI8(op)
+            if whittle_runtime::kernels::binary::uses_tables(
+                variant,
+                op.kind,
+                [&op.a_shape, &op.b_shape, &op.out_shape],
+            ) =>
+        {
+            "tables"
+        }
         // The sparse kernels are scalar only.
         _ => "reference",
     }

@@ -95,18 +95,28 @@ pub fn binary_i8_variant(
     output: &mut [i8],
 ) -> Result<(), LengthMismatch> {
     let [ap, bp, op] = checked_dims(shapes, &a, &b, output.len())?;
-    let tables = cfg!(target_pointer_width = "64")
-        && variant != Variant::Reference
-        && matches!(q.kind, BinaryKindI8::Add | BinaryKindI8::Sub)
-        && ap == op
-        && bp == op
-        && output.len() >= tables::MIN_LEN;
+    let tables = uses_tables(variant, q.kind, shapes);
     if tables {
         tables::add_sub_i8(q, a, b, output);
     } else {
         reference::binary_i8(q, [&ap, &bp, &op], a, b, output);
     }
     Ok(())
+}
+
+/// Whether [`binary_i8_variant`] computes `kind` over operands and output of these shapes
+/// through tables (`whittle bench` names it `tables`): on a 64-bit target, an optimized
+/// variant, Add or Sub, both operands of the output's shape, at least 1,024 elements.
+pub fn uses_tables(variant: Variant, kind: BinaryKindI8, [a, b, out]: [&Shape; 3]) -> bool {
+    let elements = out.elements().and_then(|e| usize::try_from(e).ok());
+    cfg!(target_pointer_width = "64")
+        && variant != Variant::Reference
+        && matches!(kind, BinaryKindI8::Add | BinaryKindI8::Sub)
+        && a.rank() == out.rank()
+        && b.rank() == out.rank()
+        && a.padded() == out.padded()
+        && b.padded() == out.padded()
+        && elements.is_some_and(|n| n >= tables::MIN_LEN)
 }
 
 /// Applies one binary operator to two values.
