@@ -55,7 +55,8 @@ fn kernel(kind: &whittle_runtime::format::OpKind, layout: WeightLayout) -> &'sta
     use whittle_runtime::format::OpKind;
     use whittle_runtime::kernels::Variant;
     let variant = Variant::selected();
-    let avx2 = variant.name() == "avx2" && variant.is_native();
+    // The AVX-VNNI variant runs the AVX2 float kernels.
+    let avx2 = matches!(variant.name(), "avx2" | "avx-vnni") && variant.is_native();
     let packed = |w| layout.packs(w);
     let packed_kernel = |simd: bool| if simd { "avx2-blocked8" } else { "blocked8" };
     match kind {

@@ -116,6 +116,12 @@ pub enum Variant {
     /// without AVX2 (detected at run time) it runs the portable code.
     #[cfg(whittle_avx2)]
     Avx2,
+    /// [`Variant::Avx2`] with AVX-VNNI's `VPDPBUSD` (four byte products per 32-bit lane) for
+    /// the one-group convolutions; everything else as `Avx2`. Picked at run time (with `std`)
+    /// on CPUs that have AVX-VNNI (Intel Alder Lake, Sapphire Rapids and later, AMD Zen 5);
+    /// on a CPU without it, it runs the `Avx2` code.
+    #[cfg(whittle_avx2)]
+    AvxVnni,
     /// AArch64 NEON (`SMULL` + `SADALP`, int32 accumulators) dot products in the portable
     /// loops, sixteen int8 values at a time. Compiled on AArch64 targets with `neon` (all
     /// the Linux ones).
@@ -136,6 +142,8 @@ impl Variant {
         Variant::ArmDsp,
         #[cfg(whittle_avx2)]
         Variant::Avx2,
+        #[cfg(whittle_avx2)]
+        Variant::AvxVnni,
         #[cfg(whittle_neon)]
         Variant::Neon,
         #[cfg(whittle_neon_dot)]
@@ -152,8 +160,10 @@ impl Variant {
 
     #[cfg(whittle_arm_dsp)]
     const FASTEST: Variant = Variant::ArmDsp;
-    #[cfg(all(whittle_avx2, target_feature = "avx2"))]
+    #[cfg(all(whittle_avx2, target_feature = "avx2", not(target_feature = "avxvnni")))]
     const FASTEST: Variant = Variant::Avx2;
+    #[cfg(all(whittle_avx2, target_feature = "avx2", target_feature = "avxvnni"))]
+    const FASTEST: Variant = Variant::AvxVnni;
     #[cfg(whittle_neon_dot)]
     const FASTEST: Variant = Variant::NeonDot;
     #[cfg(all(whittle_neon, not(whittle_neon_dot)))]
@@ -166,10 +176,15 @@ impl Variant {
     const FASTEST: Variant = Variant::Portable;
 
     /// The variant the interpreter runs: [`Variant::BEST`], except that a `std` build on
-    /// x86_64 with `fast-kernels` runs the `Avx2` variant when the CPU has AVX2 (detected at
-    /// run time, once). Without `std` this is the constant [`Variant::BEST`].
+    /// x86_64 with `fast-kernels` runs the `AvxVnni` variant when the CPU has AVX-VNNI, the
+    /// `Avx2` one when it has AVX2 (detected at run time, once). Without `std` this is the
+    /// constant [`Variant::BEST`].
     #[inline(always)]
     pub fn selected() -> Variant {
+        #[cfg(whittle_avx2)]
+        if cfg!(feature = "fast-kernels") && conv::vnni_available() {
+            return Variant::AvxVnni;
+        }
         #[cfg(whittle_avx2)]
         if cfg!(feature = "fast-kernels") && conv::avx2_available() {
             return Variant::Avx2;
@@ -178,11 +193,14 @@ impl Variant {
     }
 
     /// Whether this variant runs its own code on this CPU (rather than falling back to the
-    /// portable code): always, except `Avx2` on a CPU without AVX2.
+    /// portable code): always, except `Avx2` on a CPU without AVX2 and `AvxVnni` on one
+    /// without AVX-VNNI.
     pub fn is_native(self) -> bool {
         match self {
             #[cfg(whittle_avx2)]
             Variant::Avx2 => conv::avx2_available(),
+            #[cfg(whittle_avx2)]
+            Variant::AvxVnni => conv::vnni_available(),
             _ => true,
         }
     }
@@ -196,6 +214,8 @@ impl Variant {
             Variant::ArmDsp => "arm-dsp",
             #[cfg(whittle_avx2)]
             Variant::Avx2 => "avx2",
+            #[cfg(whittle_avx2)]
+            Variant::AvxVnni => "avx-vnni",
             #[cfg(whittle_neon)]
             Variant::Neon => "neon",
             #[cfg(whittle_neon_dot)]

@@ -387,7 +387,8 @@ impl DenseCase {
 }
 
 /// Every variant runs on this machine: a `std` build on an x86_64 CPU with AVX2 tests the
-/// AVX2 kernels (and runs them in the interpreter), an AArch64 build the NEON ones (and the
+/// AVX2 kernels (and runs them in the interpreter), and the AVX-VNNI ones where the CPU has
+/// it, an AArch64 build the NEON ones (and the
 /// `SDOT` ones with `-C target-feature=+dotprod`). Without `std` (`cargo test -p
 /// whittle-runtime` alone) they are only compiled with `-C target-feature=+avx2`.
 #[test]
@@ -400,10 +401,20 @@ fn the_fastest_variant_is_tested() {
     assert!(Variant::ALL.contains(&Variant::selected()));
     #[cfg(all(target_arch = "x86_64", feature = "std"))]
     if std::is_x86_feature_detected!("avx2") {
+        let vnni = std::is_x86_feature_detected!("avxvnni");
         assert!(names.contains(&"avx2"), "{names:?}");
-        assert!(Variant::ALL.iter().all(|v| v.is_native()));
+        assert!(names.contains(&"avx-vnni"), "{names:?}");
+        for v in Variant::ALL {
+            assert_eq!(
+                v.is_native(),
+                v.name() != "avx-vnni" || vnni,
+                "{}",
+                v.name()
+            );
+        }
         if cfg!(feature = "fast-kernels") {
-            assert_eq!(Variant::selected().name(), "avx2");
+            let fastest = if vnni { "avx-vnni" } else { "avx2" };
+            assert_eq!(Variant::selected().name(), fastest);
         }
     }
     // On AArch64 the NEON variant is always compiled, the `SDOT` one with `+dotprod`.

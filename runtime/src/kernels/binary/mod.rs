@@ -1,5 +1,7 @@
 //! Element-wise binary operators with NumPy broadcasting.
 
+#[cfg(whittle_avx2)]
+mod avx2;
 mod reference;
 mod tables;
 

@@ -25,8 +25,10 @@ pub(super) fn add_sub_i8(p: &QuantBinary, a: Src<'_, i8>, b: Src<'_, i8>, output
         let t = term(p, v, b_zp, p.b_scale);
         *tb = if negate { t.wrapping_neg() } else { t };
     }
-    // Index of value `v` in the tables: `v + 128`.
-    let at = |v: i8| usize::from((v as u8) ^ 0x80);
+    #[cfg(whittle_avx2)]
+    if super::avx2::add_sub_i8(p, &a_terms, &b_terms, a, b, output) {
+        return;
+    }
     for (i, y) in output.iter_mut().enumerate() {
         let read = |src: &Src<'_, i8>| match src {
             Src::Slice(s) => s.get(i).copied(),
@@ -35,11 +37,17 @@ pub(super) fn add_sub_i8(p: &QuantBinary, a: Src<'_, i8>, b: Src<'_, i8>, output
         let (Some(u), Some(v)) = (read(&a), read(&b)) else {
             return; // not with the lengths the caller checked
         };
-        let sum = a_terms
-            .get(at(u))
-            .copied()
-            .unwrap_or(0)
-            .wrapping_add(b_terms.get(at(v)).copied().unwrap_or(0));
-        *y = finish(p, sum);
+        *y = finish(p, sum(&a_terms, &b_terms, u, v));
     }
+}
+
+/// The sum of the table entries of `u` and `v`.
+#[inline(always)]
+pub(super) fn sum(a_terms: &[i32; 256], b_terms: &[i32; 256], u: i8, v: i8) -> i32 {
+    // Index of value `v` in the tables: `v + 128`.
+    let at = |v: i8| usize::from((v as u8) ^ 0x80);
+    let (Some(&x), Some(&y)) = (a_terms.get(at(u)), b_terms.get(at(v))) else {
+        return 0; // never: a u8 indexes 256 entries
+    };
+    x.wrapping_add(y)
 }

@@ -12,7 +12,7 @@ mod neon;
 mod reference;
 
 #[cfg(whittle_avx2)]
-pub(crate) use avx2::available as avx2_available;
+pub(crate) use avx2::{available as avx2_available, vnni_available};
 
 pub(crate) use dot::{Dot, Portable};
 #[cfg(whittle_arm_dsp)]
@@ -80,7 +80,9 @@ pub fn conv2d_f32_blocked_variant(
     expect_len(packed.len(), d.packed_len())?;
     match variant {
         #[cfg(whittle_avx2)]
-        Variant::Avx2 => avx2::blocked::conv2d_f32(&d, act, input, packed, bias, output),
+        Variant::Avx2 | Variant::AvxVnni => {
+            avx2::blocked::conv2d_f32(&d, act, input, packed, bias, output)
+        }
         _ => blocked::conv2d_f32(&d, act, input, packed, bias, output),
     }
     Ok(())
@@ -186,6 +188,8 @@ pub fn conv2d_i8_variant(
         Variant::NeonDot => fast::conv2d_i8::<NeonDot>(geom, q, input, weights, bias, output),
         #[cfg(whittle_avx2)]
         Variant::Avx2 => avx2::conv2d_i8(geom, q, input, weights, bias, output),
+        #[cfg(whittle_avx2)]
+        Variant::AvxVnni => avx2::conv2d_i8_vnni(geom, q, input, weights, bias, output),
     }
     Ok(())
 }

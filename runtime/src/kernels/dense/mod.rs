@@ -119,7 +119,9 @@ pub fn dense_f32_blocked_variant(
     let (i, o) = (shape.in_features as usize, shape.out_features as usize);
     match variant {
         #[cfg(whittle_avx2)]
-        Variant::Avx2 => avx2_blocked::dense_f32(i, o, act, input, packed, bias, output),
+        Variant::Avx2 | Variant::AvxVnni => {
+            avx2_blocked::dense_f32(i, o, act, input, packed, bias, output)
+        }
         _ => blocked::dense_f32(i, o, act, input, packed, bias, output),
     }
     Ok(())
@@ -187,7 +189,7 @@ pub fn dense_i8_variant(
         #[cfg(whittle_neon_dot)]
         Variant::NeonDot => fast::dense_i8::<NeonDot>(i, o, q, input, weights, bias, output),
         #[cfg(whittle_avx2)]
-        Variant::Avx2 => avx2::dense_i8(i, o, q, input, weights, bias, output),
+        Variant::Avx2 | Variant::AvxVnni => avx2::dense_i8(i, o, q, input, weights, bias, output),
     }
     Ok(())
 }

@@ -27,8 +27,11 @@ mod blocked_tile;
 mod depthwise;
 mod gathered;
 mod pointwise;
-mod requant;
+pub(crate) mod requant;
 mod tiled;
+mod vnni;
+
+pub(crate) use vnni::available as vnni_available;
 
 use super::QuantOut;
 use super::dot::{Dot, Portable};
@@ -73,6 +76,26 @@ pub(crate) fn conv2d_i8(
     }
     // SAFETY: the CPU has AVX2, checked just above.
     unsafe { conv2d_i8_avx2(g, q, input, weights, bias, output) }
+}
+
+/// [`super::conv2d_i8`] with AVX-VNNI for the layers of the lane-parallel kernel where the CPU
+/// has it, the AVX2 paths otherwise; lengths were checked by the caller.
+pub(crate) fn conv2d_i8_vnni(
+    g: &ConvGeometry,
+    q: &QuantOut<'_>,
+    input: &[i8],
+    weights: &[i8],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+) {
+    let zp = i8::try_from(q.input_zp).ok();
+    match (Dims::of(g), zp) {
+        (Some(d), Some(zp)) if vnni::available() && tiled::takes(&d) && !d.is_depthwise() => {
+            // SAFETY: the CPU has AVX2 and AVX-VNNI, checked just above.
+            unsafe { vnni::tiled_vnni(&d, q, zp, input, weights, bias, output) }
+        }
+        _ => conv2d_i8(g, q, input, weights, bias, output),
+    }
 }
 
 /// The path for `g`, compiled with AVX2 so that the kernels' helpers inline.

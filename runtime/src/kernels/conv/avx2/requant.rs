@@ -21,7 +21,7 @@ use core::arch::x86_64::{
 
 /// The requantization of eight consecutive output channels, prepared once.
 #[derive(Clone, Copy)]
-pub(super) struct Requant8 {
+pub(crate) struct Requant8 {
     multipliers: __m256i,
     /// `2^(s-1)` of channels 0, 2, 4, 6 and of 1, 3, 5, 7, as 64-bit lanes.
     round: [__m256i; 2],
@@ -42,7 +42,7 @@ impl Requant8 {
     /// The CPU must have AVX2.
     #[target_feature(enable = "avx2")]
     #[inline]
-    pub(super) unsafe fn new(q: &QuantOut<'_>, first: usize, out_c: usize) -> Self {
+    pub(crate) unsafe fn new(q: &QuantOut<'_>, first: usize, out_c: usize) -> Self {
         let mut multipliers = [0i32; 8];
         let mut round = [0i64; 8];
         let mut left = [0i64; 8];
@@ -85,7 +85,7 @@ impl Requant8 {
     /// The CPU must have AVX2.
     #[target_feature(enable = "avx2")]
     #[inline]
-    pub(super) unsafe fn apply(&self, acc: __m256i) -> [i8; 8] {
+    pub(crate) unsafe fn apply(&self, acc: __m256i) -> [i8; 8] {
         let even = _mm256_mul_epi32(acc, self.multipliers);
         let odd = _mm256_mul_epi32(
             _mm256_srli_epi64::<32>(acc),

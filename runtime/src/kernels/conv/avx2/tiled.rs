@@ -30,11 +30,11 @@ const ARRANGED: usize = 512;
 /// Most passes that share a gathered tile.
 const MAX_PASSES: usize = 16;
 /// Pixels per tile: each weight vector loaded serves all of them.
-const PIXELS: usize = 4;
+pub(super) const PIXELS: usize = 4;
 /// Output channels per lane block.
-const LANES: usize = 8;
+pub(super) const LANES: usize = 8;
 /// Lane blocks per pass.
-const BLOCKS: usize = 2;
+pub(super) const BLOCKS: usize = 2;
 /// Pairs of room past a column's last pair for the full-vector stores of its last tap.
 const SLACK: usize = 8;
 
@@ -56,14 +56,18 @@ pub(super) fn takes(d: &Dims) -> bool {
 
 /// Pixel `(n, oy, ox)` of the output, stepped in memory order.
 #[derive(Clone, Copy)]
-struct Pixel {
+pub(super) struct Pixel {
     n: usize,
     oy: usize,
     ox: usize,
 }
 
 impl Pixel {
-    fn next(self, d: &Dims) -> Self {
+    /// The first pixel of the output.
+    pub(super) const FIRST: Pixel = Pixel { n: 0, oy: 0, ox: 0 };
+
+    /// The pixel after this one.
+    pub(super) fn next(self, d: &Dims) -> Self {
         let Pixel { n, oy, ox } = self;
         if ox + 1 < d.out_w {
             Pixel { ox: ox + 1, ..self }
@@ -131,7 +135,7 @@ pub(super) unsafe fn tiled(
                 }
             }
         }
-        let mut pixel = Pixel { n: 0, oy: 0, ox: 0 };
+        let mut pixel = Pixel::FIRST;
         for tile in (0..pixels).step_by(PIXELS) {
             let in_tile = (pixels - tile).min(PIXELS);
             for column in columns.iter_mut().take(in_tile) {
@@ -246,6 +250,34 @@ fn bias_lanes(bias: Option<&[i32]>, first: usize, out_c: usize) -> __m256i {
 #[inline]
 unsafe fn gather(d: &Dims, pixel: Pixel, input: &[i8], zp: i8, column: &mut Column) {
     let zp16 = _mm256_set1_epi16(i16::from(zp));
+    taps_of(d, pixel, |at, src| match src {
+        Some(src) => {
+            // Sixteen values per step; the last step may write past the tap, into the next
+            // tap's values (written after) or the slack.
+            for step in (0..d.in_c).step_by(16) {
+                let Some(dst) = column.get_mut(at + step..at + step + 16) else {
+                    break;
+                };
+                // SAFETY: the caller guarantees AVX2 (closures inherit the enclosing
+                // function's target features). Past the input this reads zeros.
+                let v = _mm256_sub_epi16(unsafe { widen16(input, src + step) }, zp16);
+                // SAFETY: `dst` is 32 writable bytes; the store has no alignment requirement.
+                unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), v) };
+            }
+        }
+        None => {
+            if let Some(dst) = column.get_mut(at..at + d.in_c) {
+                dst.fill(0);
+            }
+        }
+    });
+}
+
+/// Calls `tap(at, src)` for each tap of the window of `pixel`, in the filter's order: `at` is
+/// where the tap's `in_c` values start in the filter, `src` where they start in the input, or
+/// `None` for a tap in the padding.
+#[inline(always)]
+pub(super) fn taps_of(d: &Dims, pixel: Pixel, mut tap: impl FnMut(usize, Option<usize>)) {
     let Pixel { n, oy, ox } = pixel;
     let ys = Taps::at(oy, d.s_h, d.d_h, d.pad_top, d.in_h, d.k_h);
     let xs = Taps::at(ox, d.s_w, d.d_w, d.pad_left, d.in_w, d.k_w);
@@ -255,32 +287,14 @@ unsafe fn gather(d: &Dims, pixel: Pixel, input: &[i8], zp: i8, column: &mut Colu
             .contains(&ky)
             .then(|| ys.first + (ky - ys.lo) * d.d_h);
         for kx in 0..d.k_w {
-            // Where the tap's values start in the filter.
-            let at = (ky * d.k_w + kx) * d.in_c;
-            match iy {
+            let src = match iy {
                 Some(iy) if (xs.lo..xs.hi).contains(&kx) => {
                     let ix = xs.first + (kx - xs.lo) * d.d_w;
-                    let src = ((n * d.in_h + iy) * d.in_w + ix) * d.in_c;
-                    // Sixteen values per step; the last step may write past the tap, into
-                    // the next tap's values (written after) or the slack.
-                    for step in (0..d.in_c).step_by(16) {
-                        let Some(dst) = column.get_mut(at + step..at + step + 16) else {
-                            break;
-                        };
-                        // SAFETY: the caller guarantees AVX2. Past the input this reads
-                        // zeros.
-                        let v = _mm256_sub_epi16(unsafe { widen16(input, src + step) }, zp16);
-                        // SAFETY: `dst` is 32 writable bytes; the store has no alignment
-                        // requirement.
-                        unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast(), v) };
-                    }
+                    Some(((n * d.in_h + iy) * d.in_w + ix) * d.in_c)
                 }
-                _ => {
-                    if let Some(dst) = column.get_mut(at..at + d.in_c) {
-                        dst.fill(0);
-                    }
-                }
-            }
+                _ => None,
+            };
+            tap((ky * d.k_w + kx) * d.in_c, src);
         }
     }
 }

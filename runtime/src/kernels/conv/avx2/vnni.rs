@@ -1,0 +1,256 @@
+//! The layers of [`tiled`](super::tiled) with AVX-VNNI's `VPDPBUSD`
+//! (`_mm256_dpbusd_avx_epi32`): four products of an unsigned and a signed byte summed into
+//! each 32-bit lane, 32 multiply-adds per instruction, twice `VPMADDWD`'s.
+//!
+//! Exactness: the input is made unsigned by adding 128 (`x ^ 0x80`), padding included as
+//! `zp + 128`, so every product `(x + 128) * w` and the sum of four (at most `4 * 255 * 128`)
+//! are exact, and the non-saturating instruction adds them to the accumulator wrapping, like
+//! the reference's. Over a whole window, padding taps included, `sum (x + 128) * w` equals
+//! `sum (x - zp) * w + (zp + 128) * sum w`, so each accumulator starts from
+//! `bias - (zp + 128) * sum w`: the reference's `bias + sum (x - zp) * w` modulo 2^32. The
+//! filters are arranged as `[quad][block][channel][4]` bytes (four consecutive filter values
+//! per lane), the last quad padded with zero weights, which cancel whatever the column holds
+//! there.
+
+use super::super::QuantOut;
+use super::super::fast::{Dims, bias_of};
+use super::requant::Requant8;
+use super::store8;
+use super::tiled::{BLOCKS, LANES, PIXELS, Pixel, taps_of};
+use core::arch::x86_64::{
+    __m128i, __m256i, _mm_loadu_si128, _mm_set1_epi8, _mm_storeu_si128, _mm_xor_si128,
+    _mm256_add_epi32, _mm256_dpbusd_avx_epi32, _mm256_loadu_si256, _mm256_set1_epi32,
+    _mm256_setzero_si256,
+};
+
+/// Whether this CPU has AVX-VNNI (and so AVX2).
+#[inline(always)]
+pub(crate) fn available() -> bool {
+    #[cfg(target_feature = "avxvnni")]
+    {
+        true
+    }
+    #[cfg(all(not(target_feature = "avxvnni"), feature = "std"))]
+    {
+        std::is_x86_feature_detected!("avxvnni") && std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(any(target_feature = "avxvnni", feature = "std")))]
+    {
+        false
+    }
+}
+
+/// Most filter values, as [`tiled`](super::tiled) takes.
+const MAX_VALUES: usize = 2 * super::tiled::MAX_PAIRS;
+/// Quads of arranged weights held at once (16 KiB).
+const ARRANGED: usize = 256;
+/// Most passes that share a gathered tile.
+const MAX_PASSES: usize = 16;
+/// Bytes of room past a column's last value for the 16-byte stores of its last tap.
+const SLACK: usize = 16;
+
+/// The arranged weights of one quad for the two blocks of a pass.
+type QuadBlocks = [[i8; 4 * LANES]; BLOCKS];
+/// One pixel's gathered window, offset to unsigned, read four bytes at a time.
+type Column = [u8; MAX_VALUES + SLACK];
+
+/// A one-group convolution with a filter of at most [`MAX_VALUES`] values and an int8 input
+/// zero point.
+///
+/// # Safety
+///
+/// The CPU must have AVX2 and AVX-VNNI.
+#[target_feature(enable = "avx2,avxvnni")]
+pub(super) unsafe fn tiled_vnni(
+    d: &Dims,
+    q: &QuantOut<'_>,
+    zp: i8,
+    input: &[i8],
+    weights: &[i8],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+) {
+    let filter = d.filter_len();
+    let quads = filter.div_ceil(4);
+    if d.groups != 1 || quads == 0 || filter > MAX_VALUES {
+        return; // never: the caller checked `tiled::takes`
+    }
+    let pixels = d.batch * d.out_h * d.out_w;
+    let pass_channels = BLOCKS * LANES;
+    let passes_at_once = (ARRANGED / quads).min(MAX_PASSES);
+    let padding = (zp as u8) ^ 0x80;
+    let mut arranged = [[[0i8; 4 * LANES]; BLOCKS]; ARRANGED];
+    let mut columns = [[0u8; MAX_VALUES + SLACK]; PIXELS];
+    // SAFETY: the caller guarantees AVX2.
+    let none = unsafe { (_mm256_setzero_si256(), Requant8::new(q, 0, 0)) };
+    let mut finish = [[none; BLOCKS]; MAX_PASSES];
+    for chunk in (0..d.out_c).step_by(pass_channels * passes_at_once) {
+        let chunk_end = d.out_c.min(chunk + pass_channels * passes_at_once);
+        for (pass, first) in (chunk..chunk_end).step_by(pass_channels).enumerate() {
+            let count = (chunk_end - first).min(pass_channels);
+            let held = arranged.chunks_mut(quads).nth(pass).unwrap_or(&mut []);
+            arrange(weights, filter, first, count, held);
+            if let Some(finish) = finish.get_mut(pass) {
+                for (b, f) in finish.iter_mut().enumerate() {
+                    let channel = first + b * LANES;
+                    let offset = q.input_zp.wrapping_add(128);
+                    let mut start = [0i32; LANES];
+                    for (c, s) in (channel..first + count).zip(start.iter_mut()) {
+                        let w = weights.get(c * filter..(c + 1) * filter).unwrap_or(&[]);
+                        let sum = w.iter().fold(0i32, |s, &v| s.wrapping_add(i32::from(v)));
+                        *s = bias_of(bias, c).wrapping_sub(offset.wrapping_mul(sum));
+                    }
+                    // SAFETY: the caller guarantees AVX2; `start` is 32 readable bytes and the
+                    // load has no alignment requirement.
+                    *f = unsafe {
+                        (
+                            _mm256_loadu_si256(start.as_ptr().cast()),
+                            Requant8::new(q, channel, d.out_c),
+                        )
+                    };
+                }
+            }
+        }
+        let mut pixel = Pixel::FIRST;
+        for tile in (0..pixels).step_by(PIXELS) {
+            let in_tile = (pixels - tile).min(PIXELS);
+            for column in columns.iter_mut().take(in_tile) {
+                // SAFETY: the caller guarantees AVX2.
+                unsafe { gather(d, pixel, input, padding, column) };
+                pixel = pixel.next(d);
+            }
+            let held = arranged.chunks(quads).zip(&finish);
+            for (first, (held, finish)) in (chunk..chunk_end).step_by(pass_channels).zip(held) {
+                let count = (chunk_end - first).min(pass_channels);
+                // SAFETY: the caller guarantees AVX2 and AVX-VNNI.
+                let acc = unsafe { multiply(held, &columns, quads) };
+                for (p, acc) in acc.iter().enumerate().take(in_tile) {
+                    let out_at = (tile + p) * d.out_c + first;
+                    for (b, (acc, (start, requant))) in acc.iter().zip(finish).enumerate() {
+                        let at = out_at + b * LANES;
+                        let lanes = count.saturating_sub(b * LANES).min(LANES);
+                        let Some(out) = output.get_mut(at..at + lanes) else {
+                            continue;
+                        };
+                        // SAFETY: the caller guarantees AVX2.
+                        let bytes = unsafe { requant.apply(_mm256_add_epi32(*acc, *start)) };
+                        store8(out, bytes);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The sums of the arranged weights of one pass times the columns of a tile.
+///
+/// # Safety
+///
+/// The CPU must have AVX2 and AVX-VNNI.
+#[target_feature(enable = "avx2,avxvnni")]
+#[inline]
+unsafe fn multiply(
+    arranged: &[QuadBlocks],
+    columns: &[Column; PIXELS],
+    quads: usize,
+) -> [[__m256i; BLOCKS]; PIXELS] {
+    let mut acc = [[_mm256_setzero_si256(); BLOCKS]; PIXELS];
+    let [c0, c1, c2, c3] = columns.each_ref().map(|c| c.chunks_exact(4).map(quad));
+    for ((((w, x0), x1), x2), x3) in arranged.iter().take(quads).zip(c0).zip(c1).zip(c2).zip(c3) {
+        // SAFETY: each block is 32 readable bytes; the load has no alignment requirement.
+        let w = w.map(|block| unsafe { _mm256_loadu_si256(block.as_ptr().cast()) });
+        for (acc, x) in acc.iter_mut().zip([x0, x1, x2, x3]) {
+            let x = _mm256_set1_epi32(x);
+            for (a, w) in acc.iter_mut().zip(w) {
+                *a = _mm256_dpbusd_avx_epi32(*a, x, w);
+            }
+        }
+    }
+    acc
+}
+
+/// Four bytes as one 32-bit lane, the first in the low byte.
+#[inline(always)]
+fn quad(four: &[u8]) -> i32 {
+    match four {
+        [a, b, c, d, ..] => i32::from_le_bytes([*a, *b, *c, *d]),
+        _ => 0,
+    }
+}
+
+/// Arranges the filters of channels `first..first + count` (at most two blocks) as
+/// `[quad][block][channel][4]`; missing channels and the values past the filter are 0.
+fn arrange(weights: &[i8], filter: usize, first: usize, count: usize, arranged: &mut [QuadBlocks]) {
+    for quad in arranged.iter_mut() {
+        *quad = [[0; 4 * LANES]; BLOCKS];
+    }
+    for k in 0..count {
+        let (block, lane) = (k / LANES, k % LANES);
+        let at = (first + k) * filter;
+        let Some(w) = weights.get(at..at + filter) else {
+            continue;
+        };
+        for (four, quad) in w.chunks(4).zip(arranged.iter_mut()) {
+            for (i, &v) in four.iter().enumerate() {
+                if let Some(slot) = quad.get_mut(block).and_then(|b| b.get_mut(4 * lane + i)) {
+                    *slot = v;
+                }
+            }
+        }
+    }
+}
+
+/// 16 bytes of `s` from `at`; bytes past the end of `s` read as 0.
+///
+/// # Safety
+///
+/// The CPU must have AVX2.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn load16(s: &[i8], at: usize) -> __m128i {
+    match s.get(at..at.wrapping_add(16)) {
+        // SAFETY: `v` is 16 readable bytes; the load has no alignment requirement.
+        Some(v) => unsafe { _mm_loadu_si128(v.as_ptr().cast()) },
+        None => {
+            let mut buf = [0i8; 16];
+            for (b, &v) in buf.iter_mut().zip(s.get(at..).unwrap_or(&[])) {
+                *b = v;
+            }
+            // SAFETY: `buf` is 16 readable bytes; the load has no alignment requirement.
+            unsafe { _mm_loadu_si128(buf.as_ptr().cast()) }
+        }
+    }
+}
+
+/// Gathers the window of `pixel` into `column` in the filter's order, each value plus 128;
+/// taps in the padding are `padding` (the zero point plus 128).
+///
+/// # Safety
+///
+/// The CPU must have AVX2.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn gather(d: &Dims, pixel: Pixel, input: &[i8], padding: u8, column: &mut Column) {
+    let flip = _mm_set1_epi8(i8::MIN);
+    taps_of(d, pixel, |at, src| match src {
+        Some(src) => {
+            // Sixteen values per step; the last step may write past the tap, into the next
+            // tap's values (written after) or the slack.
+            for step in (0..d.in_c).step_by(16) {
+                let Some(dst) = column.get_mut(at + step..at + step + 16) else {
+                    break;
+                };
+                // SAFETY: the caller guarantees AVX2 (closures inherit the enclosing
+                // function's target features). Past the input this reads zeros.
+                let v = _mm_xor_si128(unsafe { load16(input, src + step) }, flip);
+                // SAFETY: `dst` is 16 writable bytes; the store has no alignment requirement.
+                unsafe { _mm_storeu_si128(dst.as_mut_ptr().cast(), v) };
+            }
+        }
+        None => {
+            if let Some(dst) = column.get_mut(at..at + d.in_c) {
+                dst.fill(padding);
+            }
+        }
+    });
+}
