@@ -132,7 +132,7 @@ fn simd_tails_extreme_data() {
     }
 }
 
-/// The widest layers the AVX2 pointwise kernel takes, and one past them.
+/// Wide pointwise layers: 255 and 256 input channels, and one past them.
 #[test]
 fn pointwise_widest() {
     for c in [255, 256, 257] {

@@ -11,10 +11,10 @@
 //! scalar [`ChannelRequant`](crate::kernels::fixedpoint::ChannelRequant), as in the other
 //! variants.
 //!
-//! Paths: pointwise 1x1 ([`pointwise`]), depthwise ([`depthwise`]) and the other convolutions
-//! whose filters fit the column buffer ([`gathered`]) have kernels of their own; the rest (very
-//! long filters, a zero point outside int8) run the portable loops with AVX2 dot products
-//! ([`Avx2`]).
+//! Paths: depthwise ([`depthwise`]), one-group convolutions with filters of at most 640 values,
+//! pointwise included ([`tiled`], output channels in the lanes), and grouped ones whose filters
+//! fit the column buffer ([`gathered`]) have kernels of their own; the rest (very long filters,
+//! a zero point outside int8) run the portable loops with AVX2 dot products ([`Avx2`]).
 //!
 //! Compiled when the build script sets `whittle_avx2` (x86_64 with the `avx2` target feature
 //! or the `std` feature). [`available`] is `true` at compile time with the target feature, and
@@ -26,7 +26,6 @@ mod blocked_depthwise;
 mod blocked_tile;
 mod depthwise;
 mod gathered;
-mod pointwise;
 pub(crate) mod requant;
 mod tiled;
 mod vnni;
@@ -114,10 +113,6 @@ unsafe fn conv2d_i8_avx2(
 ) {
     let zp = i8::try_from(q.input_zp).ok();
     match (Dims::of(g), zp) {
-        (Some(d), None) if d.is_pointwise() && d.in_c <= pointwise::MAX_IN => {
-            // SAFETY: the caller guarantees AVX2.
-            unsafe { pointwise::pointwise(&d, q, input, weights, bias, output) }
-        }
         (Some(d), Some(zp)) if d.is_depthwise() && d.k_h * d.k_w <= MAX_TAPS => {
             // SAFETY: the caller guarantees AVX2.
             unsafe { depthwise::depthwise(&d, q, zp, input, weights, bias, output) }
@@ -204,7 +199,7 @@ pub(crate) unsafe fn dot_rows<const N: usize>(x: &[i8], w: [&[i8]; N], zp: i8) -
     out
 }
 
-/// Filters per pass of the pointwise and gathered kernels.
+/// Filters per pass of the gathered kernel.
 const ROWS: usize = 8;
 
 /// The eight sums of the lanes of `acc[0]`, ..., `acc[7]`, in order, as one vector.
