@@ -28,6 +28,7 @@ mod depthwise;
 mod gathered;
 pub(crate) mod requant;
 mod tiled;
+mod tiles;
 mod vnni;
 
 pub(crate) use vnni::available as vnni_available;
@@ -89,7 +90,7 @@ pub(crate) fn conv2d_i8_vnni(
 ) {
     let zp = i8::try_from(q.input_zp).ok();
     match (Dims::of(g), zp) {
-        (Some(d), Some(zp)) if vnni::available() && tiled::takes(&d) && !d.is_depthwise() => {
+        (Some(d), Some(zp)) if vnni::available() && tiles::takes(&d) && !d.is_depthwise() => {
             // SAFETY: the CPU has AVX2 and AVX-VNNI, checked just above.
             unsafe { vnni::tiled_vnni(&d, q, zp, input, weights, bias, output) }
         }
@@ -117,7 +118,7 @@ unsafe fn conv2d_i8_avx2(
             // SAFETY: the caller guarantees AVX2.
             unsafe { depthwise::depthwise(&d, q, zp, input, weights, bias, output) }
         }
-        (Some(d), Some(zp)) if tiled::takes(&d) => {
+        (Some(d), Some(zp)) if tiles::takes(&d) => {
             // SAFETY: the caller guarantees AVX2.
             unsafe { tiled::tiled(&d, q, zp, input, weights, bias, output) }
         }

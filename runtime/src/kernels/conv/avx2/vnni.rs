@@ -1,6 +1,7 @@
 //! The layers of [`tiled`](super::tiled) with AVX-VNNI's `VPDPBUSD`
-//! (`_mm256_dpbusd_avx_epi32`): four products of an unsigned and a signed byte summed into
-//! each 32-bit lane, 32 multiply-adds per instruction, twice `VPMADDWD`'s.
+//! (`_mm256_dpbusd_avx_epi32`; [`tiles`](super::tiles) drives both): four products of an
+//! unsigned and a signed byte summed into each 32-bit lane, 32 multiply-adds per instruction,
+//! twice `VPMADDWD`'s.
 //!
 //! Exactness: the input is made unsigned by adding 128 (`x ^ 0x80`), padding included as
 //! `zp + 128`, so every product `(x + 128) * w` and the sum of four (at most `4 * 255 * 128`)
@@ -14,13 +15,10 @@
 
 use super::super::QuantOut;
 use super::super::fast::{Dims, bias_of};
-use super::requant::Requant8;
-use super::store8;
-use super::tiled::{BLOCKS, LANES, PIXELS, Pixel, taps_of};
+use super::tiles::{BLOCKS, LANES, MAX_VALUES, PIXELS, Pixel, TileKernel, drive, taps_of};
 use core::arch::x86_64::{
     __m128i, __m256i, _mm_loadu_si128, _mm_set1_epi8, _mm_storeu_si128, _mm_xor_si128,
-    _mm256_add_epi32, _mm256_dpbusd_avx_epi32, _mm256_loadu_si256, _mm256_set1_epi32,
-    _mm256_setzero_si256,
+    _mm256_dpbusd_avx_epi32, _mm256_loadu_si256, _mm256_set1_epi32, _mm256_setzero_si256,
 };
 
 /// Whether this CPU has AVX-VNNI (and so AVX2).
@@ -40,12 +38,8 @@ pub(crate) fn available() -> bool {
     }
 }
 
-/// Most filter values, as [`tiled`](super::tiled) takes.
-const MAX_VALUES: usize = 2 * super::tiled::MAX_PAIRS;
 /// Quads of arranged weights held at once (16 KiB).
 const ARRANGED: usize = 256;
-/// Most passes that share a gathered tile.
-const MAX_PASSES: usize = 16;
 /// Bytes of room past a column's last value for the 16-byte stores of its last tap.
 const SLACK: usize = 16;
 
@@ -54,8 +48,75 @@ type QuadBlocks = [[i8; 4 * LANES]; BLOCKS];
 /// One pixel's gathered window, offset to unsigned, read four bytes at a time.
 type Column = [u8; MAX_VALUES + SLACK];
 
-/// A one-group convolution with a filter of at most [`MAX_VALUES`] values and an int8 input
-/// zero point.
+/// The `VPDPBUSD` kernel.
+struct Dpbusd;
+
+impl TileKernel for Dpbusd {
+    const VALUES: usize = 4;
+    type Step = QuadBlocks;
+    type Arranged = [QuadBlocks; ARRANGED];
+    type Column = Column;
+
+    #[inline(always)]
+    fn arranged() -> Self::Arranged {
+        [[[0; 4 * LANES]; BLOCKS]; ARRANGED]
+    }
+
+    #[inline(always)]
+    fn column() -> Column {
+        [0; MAX_VALUES + SLACK]
+    }
+
+    #[inline(always)]
+    fn arrange(
+        weights: &[i8],
+        filter: usize,
+        first: usize,
+        count: usize,
+        steps: &mut [QuadBlocks],
+    ) {
+        arrange(weights, filter, first, count, steps);
+    }
+
+    /// `bias - (zp + 128) * sum w` per channel.
+    #[inline(always)]
+    fn start(
+        q: &QuantOut<'_>,
+        bias: Option<&[i32]>,
+        weights: &[i8],
+        filter: usize,
+        channels: core::ops::Range<usize>,
+    ) -> __m256i {
+        let offset = q.input_zp.wrapping_add(128);
+        let mut start = [0i32; LANES];
+        for (c, s) in channels.zip(start.iter_mut()) {
+            let w = weights.get(c * filter..(c + 1) * filter).unwrap_or(&[]);
+            let sum = w.iter().fold(0i32, |s, &v| s.wrapping_add(i32::from(v)));
+            *s = bias_of(bias, c).wrapping_sub(offset.wrapping_mul(sum));
+        }
+        // SAFETY: `start` is 32 readable bytes; the load has no alignment requirement.
+        unsafe { _mm256_loadu_si256(start.as_ptr().cast()) }
+    }
+
+    #[inline(always)]
+    unsafe fn gather(d: &Dims, pixel: Pixel, input: &[i8], zp: i8, column: &mut Column) {
+        // SAFETY: the caller guarantees AVX2.
+        unsafe { gather(d, pixel, input, (zp as u8) ^ 0x80, column) }
+    }
+
+    #[inline(always)]
+    unsafe fn multiply(
+        arranged: &[QuadBlocks],
+        columns: &[Column; PIXELS],
+        quads: usize,
+    ) -> [[__m256i; BLOCKS]; PIXELS] {
+        // SAFETY: the caller guarantees AVX2 and AVX-VNNI.
+        unsafe { multiply(arranged, columns, quads) }
+    }
+}
+
+/// A one-group convolution taken by [`tiles::takes`](super::tiles::takes), with an int8
+/// input zero point.
 ///
 /// # Safety
 ///
@@ -70,76 +131,8 @@ pub(super) unsafe fn tiled_vnni(
     bias: Option<&[i32]>,
     output: &mut [i8],
 ) {
-    let filter = d.filter_len();
-    let quads = filter.div_ceil(4);
-    if d.groups != 1 || quads == 0 || filter > MAX_VALUES {
-        return; // never: the caller checked `tiled::takes`
-    }
-    let pixels = d.batch * d.out_h * d.out_w;
-    let pass_channels = BLOCKS * LANES;
-    let passes_at_once = (ARRANGED / quads).min(MAX_PASSES);
-    let padding = (zp as u8) ^ 0x80;
-    let mut arranged = [[[0i8; 4 * LANES]; BLOCKS]; ARRANGED];
-    let mut columns = [[0u8; MAX_VALUES + SLACK]; PIXELS];
-    // SAFETY: the caller guarantees AVX2.
-    let none = unsafe { (_mm256_setzero_si256(), Requant8::new(q, 0, 0)) };
-    let mut finish = [[none; BLOCKS]; MAX_PASSES];
-    for chunk in (0..d.out_c).step_by(pass_channels * passes_at_once) {
-        let chunk_end = d.out_c.min(chunk + pass_channels * passes_at_once);
-        for (pass, first) in (chunk..chunk_end).step_by(pass_channels).enumerate() {
-            let count = (chunk_end - first).min(pass_channels);
-            let held = arranged.chunks_mut(quads).nth(pass).unwrap_or(&mut []);
-            arrange(weights, filter, first, count, held);
-            if let Some(finish) = finish.get_mut(pass) {
-                for (b, f) in finish.iter_mut().enumerate() {
-                    let channel = first + b * LANES;
-                    let offset = q.input_zp.wrapping_add(128);
-                    let mut start = [0i32; LANES];
-                    for (c, s) in (channel..first + count).zip(start.iter_mut()) {
-                        let w = weights.get(c * filter..(c + 1) * filter).unwrap_or(&[]);
-                        let sum = w.iter().fold(0i32, |s, &v| s.wrapping_add(i32::from(v)));
-                        *s = bias_of(bias, c).wrapping_sub(offset.wrapping_mul(sum));
-                    }
-                    // SAFETY: the caller guarantees AVX2; `start` is 32 readable bytes and the
-                    // load has no alignment requirement.
-                    *f = unsafe {
-                        (
-                            _mm256_loadu_si256(start.as_ptr().cast()),
-                            Requant8::new(q, channel, d.out_c),
-                        )
-                    };
-                }
-            }
-        }
-        let mut pixel = Pixel::FIRST;
-        for tile in (0..pixels).step_by(PIXELS) {
-            let in_tile = (pixels - tile).min(PIXELS);
-            for column in columns.iter_mut().take(in_tile) {
-                // SAFETY: the caller guarantees AVX2.
-                unsafe { gather(d, pixel, input, padding, column) };
-                pixel = pixel.next(d);
-            }
-            let held = arranged.chunks(quads).zip(&finish);
-            for (first, (held, finish)) in (chunk..chunk_end).step_by(pass_channels).zip(held) {
-                let count = (chunk_end - first).min(pass_channels);
-                // SAFETY: the caller guarantees AVX2 and AVX-VNNI.
-                let acc = unsafe { multiply(held, &columns, quads) };
-                for (p, acc) in acc.iter().enumerate().take(in_tile) {
-                    let out_at = (tile + p) * d.out_c + first;
-                    for (b, (acc, (start, requant))) in acc.iter().zip(finish).enumerate() {
-                        let at = out_at + b * LANES;
-                        let lanes = count.saturating_sub(b * LANES).min(LANES);
-                        let Some(out) = output.get_mut(at..at + lanes) else {
-                            continue;
-                        };
-                        // SAFETY: the caller guarantees AVX2.
-                        let bytes = unsafe { requant.apply(_mm256_add_epi32(*acc, *start)) };
-                        store8(out, bytes);
-                    }
-                }
-            }
-        }
-    }
+    // SAFETY: the caller guarantees AVX2 and AVX-VNNI, all `Dpbusd` needs.
+    unsafe { drive::<Dpbusd>(d, q, zp, input, weights, bias, output) }
 }
 
 /// The sums of the arranged weights of one pass times the columns of a tile.
