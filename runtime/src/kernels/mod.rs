@@ -116,10 +116,11 @@ pub enum Variant {
     /// without AVX2 (detected at run time) it runs the portable code.
     #[cfg(whittle_avx2)]
     Avx2,
-    /// [`Variant::Avx2`] with AVX-VNNI's `VPDPBUSD` (four byte products per 32-bit lane) for
-    /// the one-group convolutions; everything else as `Avx2`. Picked at run time (with `std`)
-    /// on CPUs that have AVX-VNNI (Intel Alder Lake, Sapphire Rapids and later, AMD Zen 5);
-    /// on a CPU without it, it runs the `Avx2` code.
+    /// [`Variant::Avx2`] with `VPDPBUSD` (four byte products per 32-bit lane) for the
+    /// one-group convolutions; everything else as `Avx2`. Picked at run time (with `std`) on
+    /// CPUs that have AVX-VNNI (Intel Alder Lake, Sapphire Rapids and later, AMD Zen 5) or
+    /// AVX512-VNNI with AVX512-VL (Intel Ice Lake and later Xeons, AMD Zen 4), on 256-bit
+    /// vectors either way; on a CPU with neither, it runs the `Avx2` code.
     #[cfg(whittle_avx2)]
     AvxVnni,
     /// AArch64 NEON (`SMULL` + `SADALP`, int32 accumulators) dot products in the portable
@@ -160,9 +161,23 @@ impl Variant {
 
     #[cfg(whittle_arm_dsp)]
     const FASTEST: Variant = Variant::ArmDsp;
-    #[cfg(all(whittle_avx2, target_feature = "avx2", not(target_feature = "avxvnni")))]
+    #[cfg(all(
+        whittle_avx2,
+        target_feature = "avx2",
+        not(any(
+            target_feature = "avxvnni",
+            all(target_feature = "avx512vnni", target_feature = "avx512vl")
+        ))
+    ))]
     const FASTEST: Variant = Variant::Avx2;
-    #[cfg(all(whittle_avx2, target_feature = "avx2", target_feature = "avxvnni"))]
+    #[cfg(all(
+        whittle_avx2,
+        target_feature = "avx2",
+        any(
+            target_feature = "avxvnni",
+            all(target_feature = "avx512vnni", target_feature = "avx512vl")
+        )
+    ))]
     const FASTEST: Variant = Variant::AvxVnni;
     #[cfg(whittle_neon_dot)]
     const FASTEST: Variant = Variant::NeonDot;
@@ -176,7 +191,8 @@ impl Variant {
     const FASTEST: Variant = Variant::Portable;
 
     /// The variant the interpreter runs: [`Variant::BEST`], except that a `std` build on
-    /// x86_64 with `fast-kernels` runs the `AvxVnni` variant when the CPU has AVX-VNNI, the
+    /// x86_64 with `fast-kernels` runs the `AvxVnni` variant when the CPU has AVX-VNNI (or
+    /// AVX512-VNNI with AVX512-VL), the
     /// `Avx2` one when it has AVX2 (detected at run time, once). Without `std` this is the
     /// constant [`Variant::BEST`].
     #[inline(always)]
@@ -194,7 +210,7 @@ impl Variant {
 
     /// Whether this variant runs its own code on this CPU (rather than falling back to the
     /// portable code): always, except `Avx2` on a CPU without AVX2 and `AvxVnni` on one
-    /// without AVX-VNNI.
+    /// without AVX-VNNI or AVX512-VNNI with AVX512-VL.
     pub fn is_native(self) -> bool {
         match self {
             #[cfg(whittle_avx2)]

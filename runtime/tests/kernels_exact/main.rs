@@ -387,8 +387,8 @@ impl DenseCase {
 }
 
 /// Every variant runs on this machine: a `std` build on an x86_64 CPU with AVX2 tests the
-/// AVX2 kernels (and runs them in the interpreter), and the AVX-VNNI ones where the CPU has
-/// it, an AArch64 build the NEON ones (and the
+/// AVX2 kernels (and runs them in the interpreter), and the `VPDPBUSD` ones where the CPU has
+/// AVX-VNNI or AVX512-VNNI with AVX512-VL, an AArch64 build the NEON ones (and the
 /// `SDOT` ones with `-C target-feature=+dotprod`). Without `std` (`cargo test -p
 /// whittle-runtime` alone) they are only compiled with `-C target-feature=+avx2`.
 #[test]
@@ -401,7 +401,9 @@ fn the_fastest_variant_is_tested() {
     assert!(Variant::ALL.contains(&Variant::selected()));
     #[cfg(all(target_arch = "x86_64", feature = "std"))]
     if std::is_x86_feature_detected!("avx2") {
-        let vnni = std::is_x86_feature_detected!("avxvnni");
+        let vnni = std::is_x86_feature_detected!("avxvnni")
+            || (std::is_x86_feature_detected!("avx512vnni")
+                && std::is_x86_feature_detected!("avx512vl"));
         assert!(names.contains(&"avx2"), "{names:?}");
         assert!(names.contains(&"avx-vnni"), "{names:?}");
         for v in Variant::ALL {

@@ -89,10 +89,10 @@ pub(crate) fn conv2d_i8_vnni(
     output: &mut [i8],
 ) {
     let zp = i8::try_from(q.input_zp).ok();
-    match (Dims::of(g), zp) {
-        (Some(d), Some(zp)) if vnni::available() && tiles::takes(&d) && !d.is_depthwise() => {
-            // SAFETY: the CPU has AVX2 and AVX-VNNI, checked just above.
-            unsafe { vnni::tiled_vnni(&d, q, zp, input, weights, bias, output) }
+    match (Dims::of(g), zp, vnni::encoding()) {
+        (Some(d), Some(zp), Some(encoding)) if tiles::takes(&d) && !d.is_depthwise() => {
+            // SAFETY: the CPU runs `encoding`, as `vnni::encoding` found.
+            unsafe { vnni::tiled_vnni(encoding, &d, q, zp, input, weights, bias, output) }
         }
         _ => conv2d_i8(g, q, input, weights, bias, output),
     }

@@ -18,24 +18,78 @@ use super::super::fast::{Dims, bias_of};
 use super::tiles::{BLOCKS, LANES, MAX_VALUES, PIXELS, Pixel, TileKernel, drive, taps_of};
 use core::arch::x86_64::{
     __m128i, __m256i, _mm_loadu_si128, _mm_set1_epi8, _mm_storeu_si128, _mm_xor_si128,
-    _mm256_dpbusd_avx_epi32, _mm256_loadu_si256, _mm256_set1_epi32, _mm256_setzero_si256,
+    _mm256_dpbusd_avx_epi32, _mm256_dpbusd_epi32, _mm256_loadu_si256, _mm256_set1_epi32,
+    _mm256_setzero_si256,
 };
 
-/// Whether this CPU has AVX-VNNI (and so AVX2).
+/// How a CPU encodes `VPDPBUSD` on 256-bit vectors.
+// A build without `std` fixes the encoding at compile time: the others are never made.
+#[cfg_attr(not(feature = "std"), allow(dead_code))]
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    /// AVX-VNNI (VEX).
+    Vex,
+    /// AVX512-VNNI with AVX512-VL (EVEX): the same instruction on CPUs without AVX-VNNI.
+    Evex,
+}
+
+/// The encoding this CPU runs (it then has AVX2 too), or none.
+#[inline(always)]
+pub(crate) fn encoding() -> Option<Encoding> {
+    #[cfg(all(target_feature = "avx2", target_feature = "avxvnni"))]
+    {
+        Some(Encoding::Vex)
+    }
+    #[cfg(all(
+        target_feature = "avx2",
+        target_feature = "avx512vnni",
+        target_feature = "avx512vl",
+        not(target_feature = "avxvnni")
+    ))]
+    {
+        Some(Encoding::Evex)
+    }
+    #[cfg(all(
+        not(all(
+            target_feature = "avx2",
+            any(
+                target_feature = "avxvnni",
+                all(target_feature = "avx512vnni", target_feature = "avx512vl")
+            )
+        )),
+        feature = "std"
+    ))]
+    {
+        use std::is_x86_feature_detected as has;
+        if !has!("avx2") {
+            None
+        } else if has!("avxvnni") {
+            Some(Encoding::Vex)
+        } else if has!("avx512vnni") && has!("avx512vl") {
+            Some(Encoding::Evex)
+        } else {
+            None
+        }
+    }
+    #[cfg(not(any(
+        all(
+            target_feature = "avx2",
+            any(
+                target_feature = "avxvnni",
+                all(target_feature = "avx512vnni", target_feature = "avx512vl")
+            )
+        ),
+        feature = "std"
+    )))]
+    {
+        None
+    }
+}
+
+/// Whether this CPU runs `VPDPBUSD` on 256-bit vectors (and so AVX2).
 #[inline(always)]
 pub(crate) fn available() -> bool {
-    #[cfg(target_feature = "avxvnni")]
-    {
-        true
-    }
-    #[cfg(all(not(target_feature = "avxvnni"), feature = "std"))]
-    {
-        std::is_x86_feature_detected!("avxvnni") && std::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(any(target_feature = "avxvnni", feature = "std")))]
-    {
-        false
-    }
+    encoding().is_some()
 }
 
 /// Quads of arranged weights held at once (16 KiB).
@@ -48,10 +102,10 @@ type QuadBlocks = [[i8; 4 * LANES]; BLOCKS];
 /// One pixel's gathered window, offset to unsigned, read four bytes at a time.
 type Column = [u8; MAX_VALUES + SLACK];
 
-/// The `VPDPBUSD` kernel.
-struct Dpbusd;
+/// The `VPDPBUSD` kernel, EVEX-encoded when `EVEX`.
+struct Dpbusd<const EVEX: bool>;
 
-impl TileKernel for Dpbusd {
+impl<const EVEX: bool> TileKernel for Dpbusd<EVEX> {
     const VALUES: usize = 4;
     type Step = QuadBlocks;
     type Arranged = [QuadBlocks; ARRANGED];
@@ -110,19 +164,26 @@ impl TileKernel for Dpbusd {
         columns: &[Column; PIXELS],
         quads: usize,
     ) -> [[__m256i; BLOCKS]; PIXELS] {
-        // SAFETY: the caller guarantees AVX2 and AVX-VNNI.
-        unsafe { multiply(arranged, columns, quads) }
+        // SAFETY: the caller guarantees AVX2 and the encoding's features.
+        unsafe {
+            if EVEX {
+                multiply_evex(arranged, columns, quads)
+            } else {
+                multiply_vex(arranged, columns, quads)
+            }
+        }
     }
 }
 
 /// A one-group convolution taken by [`tiles::takes`](super::tiles::takes), with an int8
-/// input zero point.
+/// input zero point, in `encoding`.
 ///
 /// # Safety
 ///
-/// The CPU must have AVX2 and AVX-VNNI.
-#[target_feature(enable = "avx2,avxvnni")]
+/// The CPU must run `encoding` ([`encoding`] returned it).
+#[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn tiled_vnni(
+    encoding: Encoding,
     d: &Dims,
     q: &QuantOut<'_>,
     zp: i8,
@@ -131,31 +192,107 @@ pub(super) unsafe fn tiled_vnni(
     bias: Option<&[i32]>,
     output: &mut [i8],
 ) {
-    // SAFETY: the caller guarantees AVX2 and AVX-VNNI, all `Dpbusd` needs.
-    unsafe { drive::<Dpbusd>(d, q, zp, input, weights, bias, output) }
+    // SAFETY: the caller guarantees the encoding's features.
+    unsafe {
+        match encoding {
+            Encoding::Vex => tiled_vex(d, q, zp, input, weights, bias, output),
+            Encoding::Evex => tiled_evex(d, q, zp, input, weights, bias, output),
+        }
+    }
 }
 
-/// The sums of the arranged weights of one pass times the columns of a tile.
+/// [`tiled_vnni`] with AVX-VNNI.
+///
+/// # Safety
+///
+/// The CPU must have AVX2 and AVX-VNNI.
+#[target_feature(enable = "avx2,avxvnni")]
+unsafe fn tiled_vex(
+    d: &Dims,
+    q: &QuantOut<'_>,
+    zp: i8,
+    input: &[i8],
+    weights: &[i8],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+) {
+    // SAFETY: the caller guarantees AVX2 and AVX-VNNI, all `Dpbusd<false>` needs.
+    unsafe { drive::<Dpbusd<false>>(d, q, zp, input, weights, bias, output) }
+}
+
+/// [`tiled_vnni`] with AVX512-VNNI on 256-bit vectors.
+///
+/// # Safety
+///
+/// The CPU must have AVX2, AVX512-VNNI and AVX512-VL.
+#[target_feature(enable = "avx2,avx512vnni,avx512vl")]
+unsafe fn tiled_evex(
+    d: &Dims,
+    q: &QuantOut<'_>,
+    zp: i8,
+    input: &[i8],
+    weights: &[i8],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+) {
+    // SAFETY: the caller guarantees AVX2, AVX512-VNNI and AVX512-VL, all `Dpbusd<true>` needs.
+    unsafe { drive::<Dpbusd<true>>(d, q, zp, input, weights, bias, output) }
+}
+
+/// The sums of the arranged weights of one pass times the columns of a tile, with AVX-VNNI.
 ///
 /// # Safety
 ///
 /// The CPU must have AVX2 and AVX-VNNI.
 #[target_feature(enable = "avx2,avxvnni")]
 #[inline]
-unsafe fn multiply(
+unsafe fn multiply_vex(
     arranged: &[QuadBlocks],
     columns: &[Column; PIXELS],
     quads: usize,
 ) -> [[__m256i; BLOCKS]; PIXELS] {
-    let mut acc = [[_mm256_setzero_si256(); BLOCKS]; PIXELS];
+    multiply(arranged, columns, quads, |acc, x, w| {
+        _mm256_dpbusd_avx_epi32(acc, x, w)
+    })
+}
+
+/// [`multiply_vex`] with AVX512-VNNI on 256-bit vectors.
+///
+/// # Safety
+///
+/// The CPU must have AVX2, AVX512-VNNI and AVX512-VL.
+#[target_feature(enable = "avx2,avx512vnni,avx512vl")]
+#[inline]
+unsafe fn multiply_evex(
+    arranged: &[QuadBlocks],
+    columns: &[Column; PIXELS],
+    quads: usize,
+) -> [[__m256i; BLOCKS]; PIXELS] {
+    multiply(arranged, columns, quads, |acc, x, w| {
+        _mm256_dpbusd_epi32(acc, x, w)
+    })
+}
+
+/// The loop of [`multiply_vex`] and [`multiply_evex`] around `dpbusd`; inlined into each, so
+/// that it is compiled with its features.
+#[inline(always)]
+fn multiply(
+    arranged: &[QuadBlocks],
+    columns: &[Column; PIXELS],
+    quads: usize,
+    dpbusd: impl Fn(__m256i, __m256i, __m256i) -> __m256i,
+) -> [[__m256i; BLOCKS]; PIXELS] {
+    // SAFETY: AVX2 is in the features of both callers, into which this is inlined.
+    let mut acc = [[unsafe { _mm256_setzero_si256() }; BLOCKS]; PIXELS];
     let [c0, c1, c2, c3] = columns.each_ref().map(|c| c.chunks_exact(4).map(quad));
     for ((((w, x0), x1), x2), x3) in arranged.iter().take(quads).zip(c0).zip(c1).zip(c2).zip(c3) {
         // SAFETY: each block is 32 readable bytes; the load has no alignment requirement.
         let w = w.map(|block| unsafe { _mm256_loadu_si256(block.as_ptr().cast()) });
         for (acc, x) in acc.iter_mut().zip([x0, x1, x2, x3]) {
-            let x = _mm256_set1_epi32(x);
+            // SAFETY: as for the accumulators.
+            let x = unsafe { _mm256_set1_epi32(x) };
             for (a, w) in acc.iter_mut().zip(w) {
-                *a = _mm256_dpbusd_avx_epi32(*a, x, w);
+                *a = dpbusd(*a, x, w);
             }
         }
     }
