@@ -178,6 +178,20 @@ fn check_board(board: &Board, case: &str, precision: Precision) -> Outcome {
     let instructions = outcome
         .instructions
         .unwrap_or_else(|| panic!("{case}: no instruction count:\n{}", outcome.output));
+    // The per-layer profile covers every operator and adds up to the inference (each layer's
+    // count is rounded to the counter's resolution and includes one counter read).
+    assert_eq!(
+        outcome.layers.len(),
+        model.ops().count(),
+        "{case}: not one profile line per layer:\n{}",
+        outcome.output
+    );
+    let profiled: u64 = outcome.layers.iter().sum();
+    assert!(
+        profiled.abs_diff(instructions) <= instructions / 100,
+        "{case}: the layers add up to {profiled} instructions, the inference {instructions}:\n{}",
+        outcome.output
+    );
     let (text, data, bss) = image_size(&outcome.image);
     let stack = outcome
         .stack

@@ -48,6 +48,9 @@ pub(crate) struct Outcome {
     pub(crate) output: String,
     pub(crate) classes: Vec<usize>,
     pub(crate) instructions: Option<u64>,
+    /// Instructions of each layer of one inference (`layer <i> <op> '<name>': <n>
+    /// instructions`), in order.
+    pub(crate) layers: Vec<u64>,
     /// Most stack used, as the firmware measured it.
     pub(crate) stack: Option<u64>,
     /// Stack of `Interpreter::new` plus `invoke` alone, as the firmware measured it.
@@ -248,7 +251,7 @@ pub(crate) fn run_firmware(
 ) -> Outcome {
     let image = build(board, case, artifact, inputs, arena);
     let (status, output) = emulate(board, &image);
-    let mut classes = Vec::new();
+    let (mut classes, mut layers) = (Vec::new(), Vec::new());
     let (mut instructions, mut stack) = (None, None);
     let (mut inference_stack, mut runtime_state) = (None, None);
     let number = |rest: &str| rest.split_whitespace().next().and_then(|n| n.parse().ok());
@@ -260,6 +263,23 @@ pub(crate) fn run_firmware(
             let (i, k): (usize, usize) = (i.parse().expect(line), k.trim().parse().expect(line));
             assert_eq!(i, classes.len(), "samples out of order:\n{output}");
             classes.push(k);
+        }
+        if let Some((index, count)) = line
+            .strip_prefix("layer ")
+            .and_then(|rest| rest.split_once(' ').zip(rest.rsplit_once("': ")))
+            .map(|((index, _), (_, count))| (index, count))
+        {
+            assert_eq!(
+                index.parse(),
+                Ok(layers.len()),
+                "layers out of order:\n{output}"
+            );
+            layers.push(
+                count
+                    .strip_suffix(" instructions")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_else(|| panic!("no count in '{line}'")),
+            );
         }
         if let Some(rest) = line.strip_prefix("instructions per inference: ") {
             instructions = rest.split_whitespace().next().and_then(|n| n.parse().ok());
@@ -279,6 +299,7 @@ pub(crate) fn run_firmware(
         output,
         classes,
         instructions,
+        layers,
         stack,
         inference_stack,
         runtime_state,

@@ -20,8 +20,10 @@ pub struct Summary {
 /// Runs every sample of `samples` (raw little-endian data in the model's input type, one
 /// input's bytes after another) through `model` on `arena`.
 ///
-/// Prints `sample <i>: class <k>` (the argmax of output 0) per sample, then the instructions
-/// per inference as `counter` (a running instruction count) measures them around `invoke`.
+/// First prints where the instructions of one inference of the first sample go, layer by
+/// layer (`layer <i> <op> '<output>': <n> instructions`), then `sample <i>: class <k>` (the
+/// argmax of output 0) per sample, then the instructions per inference as `counter` (a
+/// running instruction count) measures them around `invoke`.
 pub fn run(
     model: &Model<'_>,
     samples: &[u8],
@@ -50,6 +52,10 @@ pub fn run(
         model.arena_bytes(),
         samples.len() / sample_bytes
     )?;
+    if let Some(first) = samples.get(..sample_bytes) {
+        interp.input_bytes_mut(0)?.copy_from_slice(first);
+        profile(model, &mut interp, out, counter)?;
+    }
     let mut summary = Summary {
         samples: 0,
         min: u64::MAX,
@@ -75,6 +81,36 @@ pub fn run(
         summary.min, summary.max
     )?;
     Ok(summary)
+}
+
+/// Runs one inference, printing each layer's instructions as it ends. The count restarts
+/// after each line is printed, so printing is not counted; each layer's count includes the
+/// few instructions of one counter read.
+fn profile(
+    model: &Model<'_>,
+    interp: &mut Interpreter<'_, '_>,
+    out: &mut impl Write,
+    counter: &mut impl FnMut() -> u64,
+) -> Result<(), Error> {
+    let mut printed = Ok(());
+    let mut last = counter();
+    interp.invoke_observed(|index, op, _| {
+        let spent = counter().wrapping_sub(last);
+        let name = model
+            .header()
+            .tensors
+            .get(op.tensor)
+            .map_or("?", |t| t.name);
+        if printed.is_ok() {
+            printed = writeln!(
+                out,
+                "layer {index} {} '{name}': {spent} instructions",
+                op.kind.name()
+            );
+        }
+        last = counter();
+    })?;
+    Ok(printed?)
 }
 
 /// Index of the largest element of `bytes` (little-endian `dtype` elements; the first one on

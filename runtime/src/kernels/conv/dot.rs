@@ -34,6 +34,23 @@ pub(crate) trait Dot {
         ]
     }
 
+    /// A depthwise convolution with at most [`MAX_TAPS`](super::fast::MAX_TAPS) taps and an
+    /// int8 input zero point: the generic loops unless the instruction set has its own.
+    #[inline(always)]
+    fn depthwise(
+        d: &super::fast::Dims,
+        q: &super::QuantOut<'_>,
+        zp: i8,
+        input: &[i8],
+        weights: &[i8],
+        bias: Option<&[i32]>,
+        output: &mut [i8],
+    ) where
+        Self: Sized,
+    {
+        super::fast::depthwise::<Self>(d, q, zp, input, weights, bias, output);
+    }
+
     /// `sum w[i]`, wrapping: what the hoisted zero-point term multiplies.
     #[inline(always)]
     fn sum(w: &[i8]) -> i32 {

@@ -329,6 +329,19 @@ impl Dot for ArmDsp {
     }
 
     #[inline(always)]
+    fn depthwise(
+        d: &super::fast::Dims,
+        q: &super::QuantOut<'_>,
+        zp: i8,
+        input: &[i8],
+        weights: &[i8],
+        bias: Option<&[i32]>,
+        output: &mut [i8],
+    ) {
+        super::dsp_depthwise::depthwise(d, q, zp, input, weights, bias, output);
+    }
+
+    #[inline(always)]
     fn sum(w: &[i8]) -> i32 {
         // Both lanes of `ONES` are 1: SMLAD adds the two widened bytes.
         const ONES: u32 = 0x0001_0001;

@@ -8,7 +8,10 @@ use crate::kernels::fixedpoint::ChannelRequant;
 
 /// Depthwise (one filter per input channel): four channels at a time, their weights widened
 /// once into 16-bit lanes, against every pixel; taps in the padding read the zero point.
-pub(super) fn depthwise<D: Dot>(
+// Not inlined: each path keeps its own stack frame (see `conv2d_i8`), and a variant with a
+// depthwise kernel of its own calls this only for windows that kernel does not take.
+#[inline(never)]
+pub(in crate::kernels::conv) fn depthwise<D: Dot>(
     d: &Dims,
     q: &QuantOut<'_>,
     zp: i8,

@@ -7,6 +7,8 @@ use crate::kernels::fixedpoint::ChannelRequant;
 use crate::kernels::{chunks, chunks_mut};
 
 /// 1x1 stride 1: four filters at a time, prepared once, against every pixel.
+// Not inlined: each path keeps its own stack frame (see `conv2d_i8`).
+#[inline(never)]
 pub(super) fn pointwise<D: Dot>(
     d: &Dims,
     q: &QuantOut<'_>,

@@ -10,6 +10,8 @@ use core::num::NonZeroUsize;
 /// Any geometry whose filter fits [`COLUMN`]: four filters (of one group) at a time,
 /// arranged once ([`Dot::prepare`]), against each pixel's window gathered into a contiguous
 /// column, the padding as the zero point.
+// Not inlined: each path keeps its own stack frame (see `conv2d_i8`).
+#[inline(never)]
 pub(super) fn gathered<D: Dot>(
     d: &Dims,
     q: &QuantOut<'_>,
@@ -60,6 +62,8 @@ pub(super) fn gathered<D: Dot>(
 
 /// Any geometry: per pixel, per group of up to four output channels, the in-bounds window.
 /// Padded windows sum their in-bounds weights on the fly.
+// Not inlined: each path keeps its own stack frame (see `conv2d_i8`).
+#[inline(never)]
 pub(super) fn general<D: Dot>(
     d: &Dims,
     q: &QuantOut<'_>,
