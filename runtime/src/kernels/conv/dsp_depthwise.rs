@@ -4,11 +4,12 @@
 //!
 //! The loop runs over a table of the window's taps inside the input, `(offset from the
 //! window's first such tap, weights widened as SXTB16 widens the input)`, which depends only on
-//! which taps of the window lie inside the input. Windows are visited column by column, so
-//! the table is rebuilt only where that changes (near the top and bottom edges, in the edge
-//! columns); the taps in the padding read the zero point, whose products, computed once per
-//! table, are added to the accumulators' start (`bias - zp * sum w`), which cancels them,
-//! exactly as the reference skips those taps.
+//! which taps of the window lie inside the input. The output is visited in rectangles whose
+//! windows all have the same taps inside (the interior, each edge, each corner), so the table
+//! is built once per rectangle, and each window's position follows from the strides. The taps
+//! in the padding read the zero point, whose products, computed once per table, are added to
+//! the accumulators' start (`bias - zp * sum w`), which cancels them, exactly as the reference
+//! skips those taps.
 #![allow(unsafe_code)]
 
 use super::QuantOut;
@@ -63,45 +64,102 @@ pub(super) fn depthwise(
         let start = offsets_of::<Portable>(q, bias, channels, filters);
         let requants = channels.map(|c| ChannelRequant::new(q, c));
         for n in 0..d.batch {
-            for ox in 0..d.out_w {
-                let xs = Taps::at(ox, d.s_w, d.d_w, d.pad_left, d.in_w, d.k_w);
-                // The table of the rows last seen, its length, reach and start.
-                let mut rows = None;
-                let (mut used, mut reach, mut window_start) = (0, 0, start);
-                for oy in 0..d.out_h {
-                    let ys = Taps::at(oy, d.s_h, d.d_h, d.pad_top, d.in_h, d.k_h);
-                    if rows != Some((ys.lo, ys.hi)) {
-                        rows = Some((ys.lo, ys.hi));
-                        (used, reach, window_start) = (0, 0, start);
-                        let mut t = 0;
-                        for ky in 0..d.k_h {
-                            for kx in 0..d.k_w {
-                                let w = lanes.get(t).copied().unwrap_or_default();
-                                t += 1;
-                                let inside =
-                                    (ys.lo..ys.hi).contains(&ky) && (xs.lo..xs.hi).contains(&kx);
-                                if !inside {
-                                    window_start = Portable::mac_lanes(window_start, padding, w);
-                                    continue;
-                                }
-                                let offset =
-                                    ((ky - ys.lo) * d.d_h * d.in_w + (kx - xs.lo) * d.d_w) * d.in_c;
-                                if let Some(tap) = table.get_mut(used) {
-                                    *tap = Tap { offset, lanes: w };
-                                    used += 1;
-                                    reach = reach.max(offset);
-                                }
+            let mut rows = Run::first(d.out_h, |o| {
+                Taps::at(o, d.s_h, d.d_h, d.pad_top, d.in_h, d.k_h)
+            });
+            while let Some(ys) = rows {
+                let mut columns = Run::first(d.out_w, |o| {
+                    Taps::at(o, d.s_w, d.d_w, d.pad_left, d.in_w, d.k_w)
+                });
+                while let Some(xs) = columns {
+                    // One table for the whole rectangle of windows.
+                    let (mut used, mut reach, mut window_start) = (0, 0, start);
+                    let mut t = 0;
+                    for ky in 0..d.k_h {
+                        for kx in 0..d.k_w {
+                            let w = lanes.get(t).copied().unwrap_or_default();
+                            t += 1;
+                            let inside = (ys.taps.lo..ys.taps.hi).contains(&ky)
+                                && (xs.taps.lo..xs.taps.hi).contains(&kx);
+                            if !inside {
+                                window_start = Portable::mac_lanes(window_start, padding, w);
+                                continue;
+                            }
+                            let offset = ((ky - ys.taps.lo) * d.d_h * d.in_w
+                                + (kx - xs.taps.lo) * d.d_w)
+                                * d.in_c;
+                            if let Some(tap) = table.get_mut(used) {
+                                *tap = Tap { offset, lanes: w };
+                                used += 1;
+                                reach = reach.max(offset);
                             }
                         }
                     }
-                    let base = ((n * d.in_h + ys.first) * d.in_w + xs.first) * d.in_c + first;
                     let inside = table.get(..used).unwrap_or(&[]);
-                    let acc = window(window_start, input, base, reach, inside);
-                    let out_at = ((n * d.out_h + oy) * d.out_w + ox) * d.out_c + first;
-                    store(output, out_at, count, acc, &requants);
+                    for oy in ys.outs.clone() {
+                        // Within a run the first tap inside moves by the stride.
+                        let iy = ys.taps.first.wrapping_add((oy - ys.outs.start) * d.s_h);
+                        let row = (n * d.in_h).wrapping_add(iy).wrapping_mul(d.in_w);
+                        for ox in xs.outs.clone() {
+                            let ix = xs.taps.first.wrapping_add((ox - xs.outs.start) * d.s_w);
+                            let base = row
+                                .wrapping_add(ix)
+                                .wrapping_mul(d.in_c)
+                                .wrapping_add(first);
+                            let acc = window(window_start, input, base, reach, inside);
+                            let out_at = ((n * d.out_h + oy) * d.out_w + ox) * d.out_c + first;
+                            store(output, out_at, count, acc, &requants);
+                        }
+                    }
+                    columns = xs.next(d.out_w, |o| {
+                        Taps::at(o, d.s_w, d.d_w, d.pad_left, d.in_w, d.k_w)
+                    });
                 }
+                rows = ys.next(d.out_h, |o| {
+                    Taps::at(o, d.s_h, d.d_h, d.pad_top, d.in_h, d.k_h)
+                });
             }
         }
+    }
+}
+
+/// A run of consecutive output positions along one axis whose windows have the same taps
+/// inside the input.
+struct Run {
+    /// The output positions.
+    outs: core::ops::Range<usize>,
+    /// The taps of the run's first position.
+    taps: Taps,
+}
+
+impl Run {
+    /// The run from output position `from` (of `len`), `taps_at` giving each position's taps.
+    fn from(from: usize, len: usize, taps_at: impl Fn(usize) -> Taps) -> Option<Self> {
+        if from >= len {
+            return None;
+        }
+        let taps = taps_at(from);
+        let mut end = from + 1;
+        while end < len && {
+            let next = taps_at(end);
+            (next.lo, next.hi) == (taps.lo, taps.hi)
+        } {
+            end += 1;
+        }
+        Some(Self {
+            outs: from..end,
+            taps,
+        })
+    }
+
+    /// The first run of an axis of `len` output positions.
+    fn first(len: usize, taps_at: impl Fn(usize) -> Taps) -> Option<Self> {
+        Self::from(0, len, taps_at)
+    }
+
+    /// The run after this one.
+    fn next(&self, len: usize, taps_at: impl Fn(usize) -> Taps) -> Option<Self> {
+        Self::from(self.outs.end, len, taps_at)
     }
 }
 

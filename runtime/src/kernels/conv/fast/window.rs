@@ -2,14 +2,19 @@
 
 use super::super::QuantOut;
 use super::super::dot::Dot;
-use super::{BLOCK, COLUMN, Dims, Taps, add4, filter_sums, finish, offsets_of, run, store};
+use super::{BLOCK, COLUMN, Dims, Taps, add4, bias_of, filter_sums, finish, run, store};
 use crate::kernels::chunks_mut;
 use crate::kernels::fixedpoint::ChannelRequant;
 use core::num::NonZeroUsize;
 
-/// Any geometry whose filter fits [`COLUMN`]: four filters (of one group) at a time,
-/// arranged once ([`Dot::prepare`]), against each pixel's window gathered into a contiguous
-/// column, the padding as the zero point.
+/// Bytes of gathered windows held at once: the windows of a block of pixels.
+const WINDOWS: usize = 3 * COLUMN / 2;
+
+/// Any geometry whose filter fits [`COLUMN`]: for each block of up to [`BLOCK`] output
+/// channels of one group (their weight sums computed once), the windows of a block of pixels
+/// are gathered into contiguous columns (the padding as the zero point), then the block's
+/// filters run against them four at a time, arranged once per block of pixels
+/// ([`Dot::prepare`]).
 // Not inlined: each path keeps its own stack frame (see `conv2d_i8`).
 #[inline(never)]
 pub(super) fn gathered<D: Dot>(
@@ -22,27 +27,32 @@ pub(super) fn gathered<D: Dot>(
     output: &mut [i8],
 ) {
     let filter = d.filter_len();
-    let Some(out_per_group) = NonZeroUsize::new(d.out_per_group) else {
-        return; // never: `Dims` has whole, non-empty groups
-    };
-    let mut column = [0i8; COLUMN];
-    let column = column.get_mut(..filter).unwrap_or(&mut []);
+    if filter == 0 || filter > COLUMN {
+        return; // never: the caller checked, and `Dims` has no zero size
+    }
+    let per_block = WINDOWS / filter;
+    let mut windows = [0i8; WINDOWS];
     let mut scratch = D::Scratch::default();
+    let mut sums = [0i32; BLOCK];
     let runs = d.d_w == 1 && d.groups == 1;
-    let mut first = 0;
-    while first < d.out_c {
-        let group = first / out_per_group;
-        let group_end = (group + 1) * d.out_per_group;
-        let count = d.out_c.min(group_end).min(first + 4) - first;
-        let channels = [0, 1, 2, 3].map(|k| first + k.min(count - 1));
-        let filters = channels.map(|c| run(weights, c * filter, filter));
-        let start = offsets_of::<D>(q, bias, channels, filters);
-        let requants = channels.map(|c| ChannelRequant::new(q, c));
-        let rows = D::prepare(filters, &mut scratch);
-        for n in 0..d.batch {
-            for oy in 0..d.out_h {
-                let ys = Taps::at(oy, d.s_h, d.d_h, d.pad_top, d.in_h, d.k_h);
-                for ox in 0..d.out_w {
+    let pixels = d.batch * d.out_h * d.out_w;
+    for group in 0..d.groups {
+        let channels_end = (group + 1) * d.out_per_group;
+        // Blocks of channels whose weight sums are computed once, each against every pixel.
+        for first_channel in (group * d.out_per_group..channels_end).step_by(BLOCK) {
+            let channels_in = (channels_end - first_channel).min(BLOCK);
+            let sums = sums.get_mut(..channels_in).unwrap_or(&mut []);
+            filter_sums::<D>(weights, filter, first_channel, sums);
+            for block in (0..pixels).step_by(per_block) {
+                let in_block = (pixels - block).min(per_block);
+                let columns = chunks_mut(&mut windows, filter).take(in_block);
+                for (pixel, column) in (block..).zip(columns) {
+                    let (n, oy, ox) = (
+                        pixel / (d.out_h * d.out_w),
+                        pixel / d.out_w % d.out_h,
+                        pixel % d.out_w,
+                    );
+                    let ys = Taps::at(oy, d.s_h, d.d_h, d.pad_top, d.in_h, d.k_h);
                     let xs = Taps::at(ox, d.s_w, d.d_w, d.pad_left, d.in_w, d.k_w);
                     let window = Window { d, n, ys, xs };
                     if runs {
@@ -50,13 +60,27 @@ pub(super) fn gathered<D: Dot>(
                     } else {
                         window.gather(input, group, zp, column);
                     }
-                    let acc = add4(start, D::dot4_prepared(column, &rows));
-                    let out_at = ((n * d.out_h + oy) * d.out_w + ox) * d.out_c + first;
-                    store(output, out_at, count, acc, &requants);
+                }
+                for sub in (0..channels_in).step_by(4) {
+                    let count = (channels_in - sub).min(4);
+                    let at = [0, 1, 2, 3].map(|k| sub + k.min(count - 1));
+                    let channels = at.map(|i| first_channel + i);
+                    let filters = channels.map(|c| run(weights, c * filter, filter));
+                    let start = at.map(|i| {
+                        let sum = sums.get(i).copied().unwrap_or(0);
+                        bias_of(bias, first_channel + i).wrapping_sub(q.input_zp.wrapping_mul(sum))
+                    });
+                    let requants = channels.map(|c| ChannelRequant::new(q, c));
+                    let rows = D::prepare(filters, &mut scratch);
+                    let columns = crate::kernels::chunks(&windows, filter).take(in_block);
+                    for (pixel, column) in (block..).zip(columns) {
+                        let acc = add4(start, D::dot4_prepared(column, &rows));
+                        let at = pixel * d.out_c + first_channel + sub;
+                        store(output, at, count, acc, &requants);
+                    }
                 }
             }
         }
-        first += count;
     }
 }
 
