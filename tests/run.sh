@@ -40,7 +40,7 @@ done
 echo "== whittle-runtime with only the int8 KWS operators refuses a float model by name"
 cargo test --quiet -p whittle-runtime --no-default-features --features "$kws_features" --test opset
 
-echo "== whittle-runtime under Miri: undefined behaviour in the unsafe code (tests/miri.sh full: every kernel variant)"
+echo "== whittle-runtime under Miri: undefined behaviour in the unsafe code (quick: unit and per-operator kernel tests; tests/miri.sh full adds every variant)"
 if rustup run nightly rustc --version >/dev/null 2>&1; then
     tests/miri.sh quick
 else
