@@ -34,23 +34,6 @@ pub(crate) trait Dot {
         ]
     }
 
-    /// A depthwise convolution with at most [`MAX_TAPS`](super::fast::MAX_TAPS) taps and an
-    /// int8 input zero point: the generic loops unless the instruction set has its own.
-    #[inline(always)]
-    fn depthwise(
-        d: &super::fast::Dims,
-        q: &super::QuantOut<'_>,
-        zp: i8,
-        input: &[i8],
-        weights: &[i8],
-        bias: Option<&[i32]>,
-        output: &mut [i8],
-    ) where
-        Self: Sized,
-    {
-        super::fast::depthwise::<Self>(d, q, zp, input, weights, bias, output);
-    }
-
     /// `sum w[i]`, wrapping: what the hoisted zero-point term multiplies.
     #[inline(always)]
     fn sum(w: &[i8]) -> i32 {
@@ -72,48 +55,32 @@ pub(crate) trait Dot {
         ]
     }
 
-    /// [`Dot::mac_lanes`] over taps of one depthwise window that lie inside the input: tap `t`
-    /// reads four channels at `base + offsets[t]` (wrapping), its weights are `lanes[t]`.
+    /// [`Dot::mac_lanes`] over the taps of one depthwise window inside the input: tap `t`
+    /// reads four channels at `input[base + taps[t].offset..]`, every offset at most `reach`.
     #[inline(always)]
-    fn mac_taps(
+    fn mac_window(
         acc: [i32; 4],
         input: &[i8],
         base: usize,
-        offsets: SortedOffsets<'_>,
-        lanes: &[[u32; 2]],
+        reach: usize,
+        taps: &[Tap],
     ) -> [i32; 4] {
-        offsets
-            .get()
-            .iter()
-            .zip(lanes)
-            .fold(acc, |acc, (&offset, &w)| {
-                Self::mac_lanes(acc, load4(input, base.wrapping_add(offset)), w)
-            })
+        let _ = reach;
+        taps.iter().fold(acc, |acc, tap| {
+            Self::mac_lanes(acc, load4(input, base.wrapping_add(tap.offset)), tap.lanes)
+        })
     }
 }
 
-/// Offsets in non-decreasing order (checked when made): the first and the last bound all.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SortedOffsets<'a>(&'a [usize]);
-
-impl<'a> SortedOffsets<'a> {
-    /// `offsets`, when they never decrease.
-    pub(crate) fn new(offsets: &'a [usize]) -> Option<Self> {
-        offsets
-            .windows(2)
-            .all(|pair| pair[0] <= pair[1])
-            .then_some(Self(offsets))
-    }
-
-    /// The offsets.
-    pub(crate) fn get(self) -> &'a [usize] {
-        self.0
-    }
-
-    /// The first `n` offsets (all of them when there are fewer): sorted too.
-    pub(crate) fn prefix(self, n: usize) -> Self {
-        Self(self.0.get(..n).unwrap_or(self.0))
-    }
+/// One tap of a depthwise window for four channels: where it reads, relative to the window's
+/// first tap inside the input, and its weights as [`widen`] lays them out.
+#[derive(Clone, Copy, Default)]
+#[repr(C)]
+pub(crate) struct Tap {
+    /// Offset of the tap's four input values from the window's base.
+    pub(crate) offset: usize,
+    /// The weights, `[(w0, w2), (w1, w3)]` as 16-bit lanes.
+    pub(crate) lanes: [u32; 2],
 }
 
 /// Four int8 values as the 16-bit lanes `(v0, v2)` and `(v1, v3)`: what the DSP extension's

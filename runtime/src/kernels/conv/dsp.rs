@@ -10,7 +10,7 @@
 //! flag, which nothing reads), and the 16-bit products of int8 values are exact.
 #![allow(unsafe_code)]
 
-use super::dot::{Dot, Portable, SortedOffsets};
+use super::dot::{Dot, Portable, Tap};
 use core::arch::asm;
 
 /// The DSP-extension dot products.
@@ -300,45 +300,61 @@ impl Dot for ArmDsp {
     }
 
     #[inline(always)]
-    fn mac_taps(
+    fn mac_window(
         acc: [i32; 4],
         input: &[i8],
         base: usize,
-        offsets: SortedOffsets<'_>,
-        lanes: &[[u32; 2]],
+        reach: usize,
+        taps: &[Tap],
     ) -> [i32; 4] {
-        // Every read lies between the first tap's and the end of the last one's, the offsets
-        // being sorted. `base` may have wrapped below zero; the addresses may not.
-        let (first, last) = match (offsets.get().first(), offsets.get().last()) {
-            (Some(&f), Some(&l)) => (base.wrapping_add(f), base.wrapping_add(l)),
-            _ => return acc,
-        };
-        let inside = first <= last && last.checked_add(4).is_some_and(|end| end <= input.len());
-        if !inside || lanes.len() < offsets.get().len() {
-            return Portable::mac_taps(acc, input, base, offsets, lanes);
+        let fits = base
+            .checked_add(reach)
+            .and_then(|end| end.checked_add(4))
+            .is_some_and(|end| end <= input.len());
+        if !fits || taps.is_empty() {
+            // No tap, or (never, for the windows the depthwise loops build) one outside the
+            // input: the same sums in safe code.
+            return Portable::mac_window(acc, input, base, reach, taps);
         }
-        let p = input.as_ptr();
-        let mut acc = acc;
-        for (&offset, &w) in offsets.get().iter().zip(lanes) {
-            // SAFETY: `first <= base + offset <= last` since the offsets are sorted (and
-            // `last - first` does not wrap), and `last + 4 <= input.len()`, checked above.
-            let x = unsafe { read_word(p.add(base.wrapping_add(offset))) };
-            acc = Self::mac_lanes(acc, x, w);
+        let [mut a0, mut a1, mut a2, mut a3] = acc;
+        let (base, mut tp, mut n) = (input.as_ptr().wrapping_add(base), taps.as_ptr(), taps.len());
+        // Per tap: its offset, the four input values there, its widened weights, two
+        // widenings, four 16x16 multiply-accumulates (registers chosen by hand).
+        // SAFETY: `n > 0` taps, each 12 readable, word-aligned bytes (as LDRD needs) at `tp`.
+        // Tap `t` reads the word at `base + offset`, inside `input`: `offset <= reach` (the
+        // caller's promise: the depthwise loops compute `reach` as the table's largest offset)
+        // and `base + reach + 4 <= input.len()` (checked above). Writes only the named
+        // registers; SMLABB/SMLATT may set the Q flag, which nothing reads.
+        unsafe {
+            asm!(
+                "2:",
+                "ldr {x}, [{tp}], #4",
+                "ldr {x}, [{base}, {x}]",
+                "ldrd {we}, {wo}, [{tp}], #8",
+                "sxtb16 {xe}, {x}",
+                "sxtb16 {x}, {x}, ror #8",
+                "smlabb {a0}, {xe}, {we}, {a0}",
+                "smlabb {a1}, {x}, {wo}, {a1}",
+                "smlatt {a2}, {xe}, {we}, {a2}",
+                "smlatt {a3}, {x}, {wo}, {a3}",
+                "subs {n}, {n}, #1",
+                "bne 2b",
+                base = in(reg) base,
+                tp = inout(reg) tp,
+                n = inout(reg) n,
+                x = out(reg) _,
+                xe = out(reg) _,
+                we = out(reg) _,
+                wo = out(reg) _,
+                a0 = inout(reg) a0,
+                a1 = inout(reg) a1,
+                a2 = inout(reg) a2,
+                a3 = inout(reg) a3,
+                options(readonly, nostack),
+            );
         }
-        acc
-    }
-
-    #[inline(always)]
-    fn depthwise(
-        d: &super::fast::Dims,
-        q: &super::QuantOut<'_>,
-        zp: i8,
-        input: &[i8],
-        weights: &[i8],
-        bias: Option<&[i32]>,
-        output: &mut [i8],
-    ) {
-        super::dsp_depthwise::depthwise(d, q, zp, input, weights, bias, output);
+        let _ = (tp, n);
+        [a0, a1, a2, a3]
     }
 
     #[inline(always)]

@@ -6,8 +6,6 @@ mod blocked;
 mod dot;
 #[cfg(whittle_arm_dsp)]
 mod dsp;
-#[cfg(whittle_arm_dsp)]
-mod dsp_depthwise;
 mod fast;
 #[cfg(whittle_neon)]
 mod neon;

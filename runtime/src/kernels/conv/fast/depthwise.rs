@@ -1,17 +1,23 @@
 //! Depthwise convolutions: one filter per input channel.
+//!
+//! Four channels at a time, each window's taps inside the input run as one table of
+//! `(offset from the window's first such tap, weights widened once)` through
+//! [`Dot::mac_window`]. The table depends only on which taps of the window lie inside the
+//! input, so the output is visited in rectangles whose windows all have the same such taps
+//! (the interior, each edge, each corner): one table per rectangle, each window's position
+//! following from the strides. The taps in the padding read the zero point, whose products,
+//! computed once per table, are added to the accumulators' start (`bias - zp * sum w`), which
+//! cancels them, exactly as the reference skips those taps.
 
 use super::super::QuantOut;
-use super::super::dot::{Dot, SortedOffsets, load4, widen};
+use super::super::dot::{Dot, Tap, widen};
 use super::{Dims, MAX_TAPS, Taps, offsets_of, run, store};
-use crate::kernels::chunks;
 use crate::kernels::fixedpoint::ChannelRequant;
 
-/// Depthwise (one filter per input channel): four channels at a time, their weights widened
-/// once into 16-bit lanes, against every pixel; taps in the padding read the zero point.
-// Not inlined: each path keeps its own stack frame (see `conv2d_i8`), and a variant with a
-// depthwise kernel of its own calls this only for windows that kernel does not take.
+/// A depthwise convolution with at most [`MAX_TAPS`] taps and an int8 input zero point.
+// Not inlined: each path keeps its own stack frame (see `conv2d_i8`).
 #[inline(never)]
-pub(in crate::kernels::conv) fn depthwise<D: Dot>(
+pub(super) fn depthwise<D: Dot>(
     d: &Dims,
     q: &QuantOut<'_>,
     zp: i8,
@@ -21,18 +27,15 @@ pub(in crate::kernels::conv) fn depthwise<D: Dot>(
     output: &mut [i8],
 ) {
     let taps = d.k_h * d.k_w;
+    if taps == 0 || taps > MAX_TAPS {
+        return; // never: the caller checked
+    }
     let padding = u32::from_le_bytes([zp as u8; 4]);
     let mut lanes = [[0u32; 2]; MAX_TAPS];
     let lanes = lanes.get_mut(..taps).unwrap_or(&mut []);
-    // Where each tap reads, relative to the window's first tap, for windows inside the input.
-    let mut offsets = [0usize; MAX_TAPS];
-    let offsets = offsets.get_mut(..taps).unwrap_or(&mut []);
-    let taps_yx = (0..d.k_h).flat_map(|ky| (0..d.k_w).map(move |kx| (ky, kx)));
-    for (offset, (ky, kx)) in offsets.iter_mut().zip(taps_yx) {
-        *offset = (ky * d.d_h * d.in_w + kx * d.d_w) * d.in_c;
-    }
-    // Sorted whenever the window fits in the input, as it does for the windows read at once.
-    let sorted = SortedOffsets::new(offsets);
+    let mut table = [Tap::default(); MAX_TAPS];
+    let rows_at = |o| Taps::at(o, d.s_h, d.d_h, d.pad_top, d.in_h, d.k_h);
+    let columns_at = |o| Taps::at(o, d.s_w, d.d_w, d.pad_left, d.in_w, d.k_w);
     for first in (0..d.in_c).step_by(4) {
         let count = (d.in_c - first).min(4);
         let channels = [0, 1, 2, 3].map(|k| first + k.min(count - 1));
@@ -43,64 +46,83 @@ pub(in crate::kernels::conv) fn depthwise<D: Dot>(
         let start = offsets_of::<D>(q, bias, channels, filters);
         let requants = channels.map(|c| ChannelRequant::new(q, c));
         for n in 0..d.batch {
-            for oy in 0..d.out_h {
-                let ys = Taps::at(oy, d.s_h, d.d_h, d.pad_top, d.in_h, d.k_h);
-                for ox in 0..d.out_w {
-                    let xs = Taps::at(ox, d.s_w, d.d_w, d.pad_left, d.in_w, d.k_w);
-                    let pixel =
-                        |iy: usize, ix: usize| ((n * d.in_h + iy) * d.in_w + ix) * d.in_c + first;
-                    let inside = (ys.lo, ys.hi, xs.lo, xs.hi) == (0, d.k_h, 0, d.k_w);
-                    let acc = if let (true, Some(sorted)) = (inside, sorted) {
-                        D::mac_taps(start, input, pixel(ys.first, xs.first), sorted, lanes)
-                    } else if let Some(sorted) = sorted {
-                        // Row by row: the taps inside the input as one run, those in the
-                        // padding read the zero point.
-                        let mut acc = start;
-                        let inside_taps = sorted.prefix(xs.hi - xs.lo);
-                        for (ky, row) in chunks(lanes, d.k_w).enumerate() {
-                            let (before, rest) = row.split_at_checked(xs.lo).unwrap_or_default();
-                            let (within, after) =
-                                rest.split_at_checked(xs.hi - xs.lo).unwrap_or_default();
-                            if (ys.lo..ys.hi).contains(&ky) {
-                                let iy = ys.first + (ky - ys.lo) * d.d_h;
-                                for &w in before {
-                                    acc = D::mac_lanes(acc, padding, w);
-                                }
-                                let at = pixel(iy, xs.first);
-                                acc = D::mac_taps(acc, input, at, inside_taps, within);
-                                for &w in after {
-                                    acc = D::mac_lanes(acc, padding, w);
-                                }
-                            } else {
-                                for &w in row {
-                                    acc = D::mac_lanes(acc, padding, w);
-                                }
+            let mut rows = Run::from(0, d.out_h, rows_at);
+            while let Some(ys) = rows {
+                let mut columns = Run::from(0, d.out_w, columns_at);
+                while let Some(xs) = columns {
+                    // One table for the whole rectangle of windows.
+                    let (mut used, mut reach, mut window_start) = (0, 0, start);
+                    let mut t = 0;
+                    for ky in 0..d.k_h {
+                        for kx in 0..d.k_w {
+                            let w = lanes.get(t).copied().unwrap_or_default();
+                            t += 1;
+                            let inside = (ys.taps.lo..ys.taps.hi).contains(&ky)
+                                && (xs.taps.lo..xs.taps.hi).contains(&kx);
+                            if !inside {
+                                window_start = D::mac_lanes(window_start, padding, w);
+                                continue;
+                            }
+                            let offset = ((ky - ys.taps.lo) * d.d_h * d.in_w
+                                + (kx - xs.taps.lo) * d.d_w)
+                                * d.in_c;
+                            if let Some(tap) = table.get_mut(used) {
+                                *tap = Tap { offset, lanes: w };
+                                used += 1;
+                                reach = reach.max(offset);
                             }
                         }
-                        acc
-                    } else {
-                        // Taps in the padding read the zero point.
-                        let mut acc = start;
-                        for (ky, row) in chunks(lanes, d.k_w).enumerate() {
-                            for (kx, &w) in row.iter().enumerate() {
-                                let inside =
-                                    (ys.lo..ys.hi).contains(&ky) && (xs.lo..xs.hi).contains(&kx);
-                                let x = if inside {
-                                    let iy = ys.first + (ky - ys.lo) * d.d_h;
-                                    let ix = xs.first + (kx - xs.lo) * d.d_w;
-                                    load4(input, pixel(iy, ix))
-                                } else {
-                                    padding
-                                };
-                                acc = D::mac_lanes(acc, x, w);
-                            }
+                    }
+                    let inside = table.get(..used).unwrap_or(&[]);
+                    for oy in ys.outs.clone() {
+                        // Within a run the first tap inside moves by the stride.
+                        let iy = ys.taps.first.wrapping_add((oy - ys.outs.start) * d.s_h);
+                        let row = (n * d.in_h).wrapping_add(iy).wrapping_mul(d.in_w);
+                        for ox in xs.outs.clone() {
+                            let ix = xs.taps.first.wrapping_add((ox - xs.outs.start) * d.s_w);
+                            let base = row
+                                .wrapping_add(ix)
+                                .wrapping_mul(d.in_c)
+                                .wrapping_add(first);
+                            let acc = D::mac_window(window_start, input, base, reach, inside);
+                            let out_at = ((n * d.out_h + oy) * d.out_w + ox) * d.out_c + first;
+                            store(output, out_at, count, acc, &requants);
                         }
-                        acc
-                    };
-                    let out_at = ((n * d.out_h + oy) * d.out_w + ox) * d.out_c + first;
-                    store(output, out_at, count, acc, &requants);
+                    }
+                    columns = Run::from(xs.outs.end, d.out_w, columns_at);
                 }
+                rows = Run::from(ys.outs.end, d.out_h, rows_at);
             }
         }
+    }
+}
+
+/// A run of consecutive output positions along one axis whose windows have the same taps
+/// inside the input.
+struct Run {
+    /// The output positions.
+    outs: core::ops::Range<usize>,
+    /// The taps of the run's first position.
+    taps: Taps,
+}
+
+impl Run {
+    /// The run from output position `from` (of `len`), `taps_at` giving each position's taps.
+    fn from(from: usize, len: usize, taps_at: impl Fn(usize) -> Taps) -> Option<Self> {
+        if from >= len {
+            return None;
+        }
+        let taps = taps_at(from);
+        let mut end = from + 1;
+        while end < len && {
+            let next = taps_at(end);
+            (next.lo, next.hi) == (taps.lo, taps.hi)
+        } {
+            end += 1;
+        }
+        Some(Self {
+            outs: from..end,
+            taps,
+        })
     }
 }

@@ -4,7 +4,7 @@ use crate::format::ConvGeometry;
 use core::num::{NonZeroU32, NonZeroUsize};
 
 /// The geometry as `usize`, every divisor non-zero.
-pub(crate) struct Dims {
+pub(in crate::kernels::conv) struct Dims {
     pub(in crate::kernels::conv) batch: usize,
     pub(in crate::kernels::conv) in_h: usize,
     pub(in crate::kernels::conv) in_w: usize,

@@ -30,7 +30,7 @@ mod dims;
 mod pointwise;
 mod window;
 
-pub(super) use depthwise::depthwise;
+use depthwise::depthwise;
 pub(super) use dims::{Dims, Taps};
 use pointwise::pointwise;
 #[cfg(whittle_avx2)]
@@ -90,7 +90,7 @@ pub(crate) fn conv2d_i8<D: Dot>(
         && d.is_depthwise()
         && d.k_h * d.k_w <= MAX_TAPS
     {
-        D::depthwise(&d, q, zp, input, weights, bias, output);
+        depthwise::<D>(&d, q, zp, input, weights, bias, output);
     } else if let Some(zp) = zp
         && d.filter_len() <= COLUMN
     {
@@ -102,7 +102,7 @@ pub(crate) fn conv2d_i8<D: Dot>(
 
 /// `bias - zp * sum w` for the filters of `channels`: what each accumulator starts from.
 #[inline(always)]
-pub(super) fn offsets_of<D: Dot>(
+fn offsets_of<D: Dot>(
     q: &QuantOut<'_>,
     bias: Option<&[i32]>,
     channels: [usize; 4],
@@ -129,13 +129,7 @@ fn add4([a0, a1, a2, a3]: [i32; 4], [b0, b1, b2, b3]: [i32; 4]) -> [i32; 4] {
 /// Writes `count` requantized accumulators to `out` from `at` (`requants` holds at least
 /// `count`).
 #[inline(always)]
-pub(super) fn store(
-    out: &mut [i8],
-    at: usize,
-    count: usize,
-    acc: [i32; 4],
-    requants: &[ChannelRequant],
-) {
+fn store(out: &mut [i8], at: usize, count: usize, acc: [i32; 4], requants: &[ChannelRequant]) {
     let out = out.get_mut(at..at + count).unwrap_or(&mut []);
     for ((y, a), r) in out.iter_mut().zip(acc).zip(requants) {
         *y = r.apply(a);
