@@ -27,6 +27,11 @@ pub(super) fn gathered<D: Dot>(
     output: &mut [i8],
 ) {
     let filter = d.filter_len();
+    let (Some(out_w), Some(out_h)) = (NonZeroUsize::new(d.out_w), NonZeroUsize::new(d.out_h))
+    else {
+        return; // no output pixel
+    };
+    let plane = out_w.saturating_mul(out_h);
     if filter == 0 || filter > COLUMN {
         return; // never: the caller checked, and `Dims` has no zero size
     }
@@ -47,11 +52,7 @@ pub(super) fn gathered<D: Dot>(
                 let in_block = (pixels - block).min(per_block);
                 let columns = chunks_mut(&mut windows, filter).take(in_block);
                 for (pixel, column) in (block..).zip(columns) {
-                    let (n, oy, ox) = (
-                        pixel / (d.out_h * d.out_w),
-                        pixel / d.out_w % d.out_h,
-                        pixel % d.out_w,
-                    );
+                    let (n, oy, ox) = (pixel / plane, pixel / out_w % out_h, pixel % out_w);
                     let ys = Taps::at(oy, d.s_h, d.d_h, d.pad_top, d.in_h, d.k_h);
                     let xs = Taps::at(ox, d.s_w, d.d_w, d.pad_left, d.in_w, d.k_w);
                     let window = Window { d, n, ys, xs };
