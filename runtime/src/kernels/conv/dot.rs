@@ -65,6 +65,7 @@ pub(crate) trait Dot {
         reach: usize,
         taps: &[Tap],
     ) -> [i32; 4] {
+        // Each read is checked on its own here; `reach` lets a variant check once per window.
         let _ = reach;
         taps.iter().fold(acc, |acc, tap| {
             Self::mac_lanes(acc, load4(input, base.wrapping_add(tap.offset)), tap.lanes)

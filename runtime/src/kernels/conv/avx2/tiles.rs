@@ -82,7 +82,6 @@ pub(super) trait TileKernel {
 ///
 /// The CPU must have AVX2 and every feature `K` needs.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn drive<K: TileKernel>(
     d: &Dims,
     q: &QuantOut<'_>,
