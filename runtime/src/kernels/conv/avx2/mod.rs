@@ -78,8 +78,9 @@ pub(crate) fn conv2d_i8(
     unsafe { conv2d_i8_avx2(g, q, input, weights, bias, output) }
 }
 
-/// [`super::conv2d_i8`] with AVX-VNNI for the layers of the lane-parallel kernel where the CPU
-/// has it, the AVX2 paths otherwise; lengths were checked by the caller.
+/// [`super::conv2d_i8`] with `VPDPBUSD` (AVX-VNNI, or AVX512-VNNI with AVX512-VL) for the
+/// layers of the lane-parallel kernel where the CPU has it, the AVX2 paths otherwise; lengths
+/// were checked by the caller.
 pub(crate) fn conv2d_i8_vnni(
     g: &ConvGeometry,
     q: &QuantOut<'_>,

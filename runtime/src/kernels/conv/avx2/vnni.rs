@@ -1,7 +1,8 @@
-//! The layers of [`tiled`](super::tiled) with AVX-VNNI's `VPDPBUSD`
-//! (`_mm256_dpbusd_avx_epi32`; [`tiles`](super::tiles) drives both): four products of an
-//! unsigned and a signed byte summed into each 32-bit lane, 32 multiply-adds per instruction,
-//! twice `VPMADDWD`'s.
+//! The layers of [`tiled`](super::tiled) with `VPDPBUSD` on 256-bit vectors, AVX-VNNI's
+//! encoding (`_mm256_dpbusd_avx_epi32`) or AVX512-VNNI's (`_mm256_dpbusd_epi32`, with
+//! AVX512-VL), whichever the CPU has ([`tiles`](super::tiles) drives both kernels): four
+//! products of an unsigned and a signed byte summed into each 32-bit lane, 32 multiply-adds per
+//! instruction, twice `VPMADDWD`'s.
 //!
 //! Exactness: the input is made unsigned by adding 128 (`x ^ 0x80`), padding included as
 //! `zp + 128`, so every product `(x + 128) * w` and the sum of four (at most `4 * 255 * 128`)
