@@ -49,15 +49,35 @@ impl TileKernel for Madd {
         [0; MAX_VALUES + 2 * SLACK]
     }
 
+    /// Arranges the filters of channels `first..first + count` (at most two blocks) as
+    /// `[pair][block][channel][2]`: pair `j` holds values `2j` and `2j + 1` of the filter in its
+    /// reference order. Missing channels, and the second value of the last pair when the filter
+    /// has an odd length, are 0.
     #[inline(always)]
     fn arrange(
         weights: &[i8],
         filter: usize,
         first: usize,
         count: usize,
-        steps: &mut [PairBlocks],
+        arranged: &mut [PairBlocks],
     ) {
-        arrange(weights, filter, first, count, steps);
+        for pair in arranged.iter_mut() {
+            *pair = [[0; 2 * LANES]; BLOCKS];
+        }
+        for k in 0..count {
+            let (block, lane) = (k / LANES, k % LANES);
+            let at = (first + k) * filter;
+            let Some(w) = weights.get(at..at + filter) else {
+                continue;
+            };
+            for (two, pair) in w.chunks(2).zip(arranged.iter_mut()) {
+                for (i, &v) in two.iter().enumerate() {
+                    if let Some(slot) = pair.get_mut(block).and_then(|b| b.get_mut(2 * lane + i)) {
+                        *slot = i16::from(v);
+                    }
+                }
+            }
+        }
     }
 
     #[inline(always)]
@@ -149,30 +169,6 @@ fn pair(two: &[i16]) -> i32 {
     match two {
         [lo, hi, ..] => i32::from(*lo as u16) | (i32::from(*hi) << 16),
         _ => 0,
-    }
-}
-
-/// Arranges the filters of channels `first..first + count` (at most two blocks) as
-/// `[pair][block][channel][2]`: pair `j` holds values `2j` and `2j + 1` of the filter in its
-/// reference order. Missing channels, and the second value of the last pair when the filter
-/// has an odd length, are 0.
-fn arrange(weights: &[i8], filter: usize, first: usize, count: usize, arranged: &mut [PairBlocks]) {
-    for pair in arranged.iter_mut() {
-        *pair = [[0; 2 * LANES]; BLOCKS];
-    }
-    for k in 0..count {
-        let (block, lane) = (k / LANES, k % LANES);
-        let at = (first + k) * filter;
-        let Some(w) = weights.get(at..at + filter) else {
-            continue;
-        };
-        for (two, pair) in w.chunks(2).zip(arranged.iter_mut()) {
-            for (i, &v) in two.iter().enumerate() {
-                if let Some(slot) = pair.get_mut(block).and_then(|b| b.get_mut(2 * lane + i)) {
-                    *slot = i16::from(v);
-                }
-            }
-        }
     }
 }
 

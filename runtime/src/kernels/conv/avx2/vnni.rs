@@ -15,7 +15,9 @@
 //! there.
 
 use super::super::QuantOut;
-use super::super::fast::{Dims, bias_of};
+use super::super::dot::Dot;
+use super::super::fast::{Dims, bias_of, run};
+use super::Avx2;
 use super::tiles::{BLOCKS, LANES, MAX_VALUES, PIXELS, Pixel, TileKernel, drive, taps_of};
 use core::arch::x86_64::{
     __m128i, __m256i, _mm_loadu_si128, _mm_set1_epi8, _mm_storeu_si128, _mm_xor_si128,
@@ -24,8 +26,6 @@ use core::arch::x86_64::{
 };
 
 /// How a CPU encodes `VPDPBUSD` on 256-bit vectors.
-// A build without `std` fixes the encoding at compile time: the others are never made.
-#[cfg_attr(not(feature = "std"), allow(dead_code))]
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Encoding {
     /// AVX-VNNI (VEX).
@@ -34,56 +34,40 @@ pub(crate) enum Encoding {
     Evex,
 }
 
-/// The encoding this CPU runs (it then has AVX2 too), or none.
-#[inline(always)]
-pub(crate) fn encoding() -> Option<Encoding> {
-    #[cfg(all(target_feature = "avx2", target_feature = "avxvnni"))]
-    {
-        Some(Encoding::Vex)
-    }
-    #[cfg(all(
-        target_feature = "avx2",
-        target_feature = "avx512vnni",
-        target_feature = "avx512vl",
-        not(target_feature = "avxvnni")
-    ))]
-    {
-        Some(Encoding::Evex)
-    }
-    #[cfg(all(
-        not(all(
-            target_feature = "avx2",
-            any(
-                target_feature = "avxvnni",
-                all(target_feature = "avx512vnni", target_feature = "avx512vl")
-            )
-        )),
-        feature = "std"
-    ))]
-    {
-        use std::is_x86_feature_detected as has;
-        if !has!("avx2") {
-            None
-        } else if has!("avxvnni") {
-            Some(Encoding::Vex)
-        } else if has!("avx512vnni") && has!("avx512vl") {
-            Some(Encoding::Evex)
-        } else {
-            None
+impl Encoding {
+    /// The encoding of a CPU with these features, AVX-VNNI's first.
+    fn of(avx2: bool, avxvnni: bool, avx512vnni_vl: bool) -> Option<Self> {
+        match (avx2, avxvnni, avx512vnni_vl) {
+            (true, true, _) => Some(Self::Vex),
+            (true, false, true) => Some(Self::Evex),
+            _ => None,
         }
     }
-    #[cfg(not(any(
-        all(
-            target_feature = "avx2",
-            any(
-                target_feature = "avxvnni",
-                all(target_feature = "avx512vnni", target_feature = "avx512vl")
-            )
-        ),
-        feature = "std"
-    )))]
+}
+
+/// The encoding this CPU runs (it then has AVX2 too), or none: detected at run time with
+/// `std` (once, cached by std), from the target features without.
+#[inline(always)]
+pub(crate) fn encoding() -> Option<Encoding> {
+    #[cfg(feature = "std")]
     {
-        None
+        use std::is_x86_feature_detected as has;
+        Encoding::of(
+            has!("avx2"),
+            has!("avxvnni"),
+            has!("avx512vnni") && has!("avx512vl"),
+        )
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        Encoding::of(
+            cfg!(target_feature = "avx2"),
+            cfg!(target_feature = "avxvnni"),
+            cfg!(all(
+                target_feature = "avx512vnni",
+                target_feature = "avx512vl"
+            )),
+        )
     }
 }
 
@@ -122,15 +106,33 @@ impl<const EVEX: bool> TileKernel for Dpbusd<EVEX> {
         [0; MAX_VALUES + SLACK]
     }
 
+    /// Arranges the filters of channels `first..first + count` (at most two blocks) as
+    /// `[quad][block][channel][4]`; missing channels and the values past the filter are 0.
     #[inline(always)]
     fn arrange(
         weights: &[i8],
         filter: usize,
         first: usize,
         count: usize,
-        steps: &mut [QuadBlocks],
+        arranged: &mut [QuadBlocks],
     ) {
-        arrange(weights, filter, first, count, steps);
+        for quad in arranged.iter_mut() {
+            *quad = [[0; 4 * LANES]; BLOCKS];
+        }
+        for k in 0..count {
+            let (block, lane) = (k / LANES, k % LANES);
+            let at = (first + k) * filter;
+            let Some(w) = weights.get(at..at + filter) else {
+                continue;
+            };
+            for (four, quad) in w.chunks(4).zip(arranged.iter_mut()) {
+                for (i, &v) in four.iter().enumerate() {
+                    if let Some(slot) = quad.get_mut(block).and_then(|b| b.get_mut(4 * lane + i)) {
+                        *slot = v;
+                    }
+                }
+            }
+        }
     }
 
     /// `bias - (zp + 128) * sum w` per channel.
@@ -145,8 +147,7 @@ impl<const EVEX: bool> TileKernel for Dpbusd<EVEX> {
         let offset = q.input_zp.wrapping_add(128);
         let mut start = [0i32; LANES];
         for (c, s) in channels.zip(start.iter_mut()) {
-            let w = weights.get(c * filter..(c + 1) * filter).unwrap_or(&[]);
-            let sum = w.iter().fold(0i32, |s, &v| s.wrapping_add(i32::from(v)));
+            let sum = Avx2::sum(run(weights, c * filter, filter));
             *s = bias_of(bias, c).wrapping_sub(offset.wrapping_mul(sum));
         }
         // SAFETY: `start` is 32 readable bytes; the load has no alignment requirement.
@@ -306,28 +307,6 @@ fn quad(four: &[u8]) -> i32 {
     match four {
         [a, b, c, d, ..] => i32::from_le_bytes([*a, *b, *c, *d]),
         _ => 0,
-    }
-}
-
-/// Arranges the filters of channels `first..first + count` (at most two blocks) as
-/// `[quad][block][channel][4]`; missing channels and the values past the filter are 0.
-fn arrange(weights: &[i8], filter: usize, first: usize, count: usize, arranged: &mut [QuadBlocks]) {
-    for quad in arranged.iter_mut() {
-        *quad = [[0; 4 * LANES]; BLOCKS];
-    }
-    for k in 0..count {
-        let (block, lane) = (k / LANES, k % LANES);
-        let at = (first + k) * filter;
-        let Some(w) = weights.get(at..at + filter) else {
-            continue;
-        };
-        for (four, quad) in w.chunks(4).zip(arranged.iter_mut()) {
-            for (i, &v) in four.iter().enumerate() {
-                if let Some(slot) = quad.get_mut(block).and_then(|b| b.get_mut(4 * lane + i)) {
-                    *slot = v;
-                }
-            }
-        }
     }
 }
 
