@@ -49,13 +49,16 @@ pub(super) fn bias_of(bias: Option<&[i32]>, c: usize) -> i32 {
     bias.and_then(|b| b.get(c)).copied().unwrap_or(0)
 }
 
+/// `bias - zp * weight_sum` for channel `c`: what its accumulator starts from.
+#[inline(always)]
+fn start_of(q: &QuantOut<'_>, bias: Option<&[i32]>, c: usize, weight_sum: i32) -> i32 {
+    bias_of(bias, c).wrapping_sub(q.input_zp.wrapping_mul(weight_sum))
+}
+
 /// `bias + dots - zp * weight_sum`, requantized for channel `c`.
 #[inline(always)]
 fn finish(q: &QuantOut<'_>, bias: Option<&[i32]>, c: usize, dots: i32, weight_sum: i32) -> i8 {
-    let acc = bias_of(bias, c)
-        .wrapping_add(dots)
-        .wrapping_sub(q.input_zp.wrapping_mul(weight_sum));
-    requantize(acc, q, c)
+    requantize(start_of(q, bias, c, weight_sum).wrapping_add(dots), q, c)
 }
 
 /// The weight sums of the filters of channels `first..first + sums.len()`.

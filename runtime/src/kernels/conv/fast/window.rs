@@ -2,9 +2,9 @@
 
 use super::super::QuantOut;
 use super::super::dot::Dot;
-use super::{BLOCK, COLUMN, Dims, Taps, add4, bias_of, filter_sums, finish, run, store};
-use crate::kernels::chunks_mut;
+use super::{BLOCK, COLUMN, Dims, Taps, add4, filter_sums, finish, run, start_of, store};
 use crate::kernels::fixedpoint::ChannelRequant;
+use crate::kernels::{chunks, chunks_mut};
 use core::num::NonZeroUsize;
 
 /// Bytes of gathered windows held at once: the windows of a block of pixels.
@@ -69,11 +69,11 @@ pub(super) fn gathered<D: Dot>(
                     let filters = channels.map(|c| run(weights, c * filter, filter));
                     let start = at.map(|i| {
                         let sum = sums.get(i).copied().unwrap_or(0);
-                        bias_of(bias, first_channel + i).wrapping_sub(q.input_zp.wrapping_mul(sum))
+                        start_of(q, bias, first_channel + i, sum)
                     });
                     let requants = channels.map(|c| ChannelRequant::new(q, c));
                     let rows = D::prepare(filters, &mut scratch);
-                    let columns = crate::kernels::chunks(&windows, filter).take(in_block);
+                    let columns = chunks(&windows, filter).take(in_block);
                     for (pixel, column) in (block..).zip(columns) {
                         let acc = add4(start, D::dot4_prepared(column, &rows));
                         let at = pixel * d.out_c + first_channel + sub;
