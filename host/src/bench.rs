@@ -46,7 +46,8 @@ pub struct BenchReport {
 }
 
 /// The kernel an operator runs in this build: the int8 convolutions and fully connected
-/// layers run the runtime's selected variant; the float32 ones over packed weights
+/// layers run the runtime's selected variant (over widened weights, `Widened4`, its widened
+/// dot products); the float32 ones over packed weights
 /// (`Blocked8`) the AVX2 packed kernel where the variant is AVX2 on this CPU and the grouping
 /// has an AVX2 loop, the portable packed kernel otherwise; int8 Add/Sub the tables where
 /// [`uses_tables`](whittle_runtime::kernels::binary::uses_tables) says so; every other
@@ -60,6 +61,15 @@ fn kernel(kind: &whittle_runtime::format::OpKind, layout: WeightLayout) -> &'sta
     let packed = |w| layout.packs(w);
     let packed_kernel = |simd: bool| if simd { "avx2-blocked8" } else { "blocked8" };
     match kind {
+        // Widened weights run the DSP dot products where the variant has them, the portable
+        // ones otherwise.
+        OpKind::Conv2dI8(op) if layout.widens(&op.geom, op.weights) => {
+            if variant.name() == "arm-dsp" {
+                "arm-dsp-widened4"
+            } else {
+                "widened4"
+            }
+        }
         OpKind::Conv2dI8(_) | OpKind::DenseI8(_) => variant.name(),
         OpKind::Conv2d(op) if packed(op.weights) => {
             let g = &op.geom;

@@ -8,6 +8,7 @@ use crate::onnx::{pb, read};
 use crate::plan::{MemoryPlan, plan, reuse_in_place};
 use crate::targets::Target;
 use std::path::Path;
+use whittle_runtime::format::WeightLayout;
 
 /// Everything `compile` needs besides the model.
 #[derive(Debug, Clone)]
@@ -132,8 +133,22 @@ fn build(
         let need = plan.arena_bytes as u64;
         return Err(over(&format!("arena needs {need} RAM"), need, ram));
     }
-    let artifact =
-        crate::artifact::write(&program, &plan, &target.name).map_err(CompileError::Options)?;
+    let write = |program: &Program| {
+        crate::artifact::write(program, &plan, &target.name).map_err(CompileError::Options)
+    };
+    let mut artifact = write(&program)?;
+    let fits = |artifact: &[u8]| {
+        target
+            .flash_bytes
+            .is_none_or(|f| artifact.len() as u64 <= f)
+    };
+    if !fits(&artifact) && program.layout != WeightLayout::Reference {
+        // A packed layout trades flash for speed; when the flash is short, the reference
+        // layout (smaller, slower kernels) may still fit, and if it does not, its size is
+        // the one to report.
+        program.layout = WeightLayout::Reference;
+        artifact = write(&program)?;
+    }
     if let Some(flash) = target.flash_bytes
         && artifact.len() as u64 > flash
     {

@@ -50,8 +50,8 @@ pub struct Summary {
     pub producer: String,
     /// Target profile.
     pub target: String,
-    /// Layout of the float32 convolution and fully connected weights (`reference`,
-    /// `blocked8`).
+    /// Weight layout (`reference`; `blocked8`: float32 convolution and fully connected
+    /// weights packed; `widened4`: int8 convolution weights widened).
     pub weight_layout: String,
     /// Artifact size.
     pub artifact_bytes: usize,

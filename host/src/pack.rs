@@ -1,6 +1,7 @@
-//! Packing the float32 convolution and fully connected weights for a target's weight layout
-//! ([`WeightLayout::Blocked8`]) as the artifact is written. The program keeps the reference
-//! layout (the compiler's other passes read it); only the written blob changes.
+//! Packing weights for a target's weight layout as the artifact is written: float32
+//! convolution and fully connected weights for [`WeightLayout::Blocked8`], int8 convolution
+//! weights for [`WeightLayout::Widened4`]. The program keeps the reference layout (the
+//! compiler's other passes read it); only the written blob changes.
 
 use crate::lower::{Loc, Program, loc_of, placeholder};
 use std::borrow::Cow;
@@ -18,7 +19,8 @@ pub struct Packed<'p> {
 }
 
 /// The weight blob entries and operators to write for `program.layout`: with `Blocked8`,
-/// every float32 `Conv2d` and `Dense` whose weights are a blob entry reads a packed entry. An
+/// every float32 `Conv2d` and `Dense` whose weights are a blob entry reads a packed entry; with
+/// `Widened4`, every int8 `Conv2d` the layout covers ([`conv::widens`]). An
 /// entry only such operators read is packed in place; one read otherwise as well (a tensor, a
 /// `MatMul`) stays and the operator gets a packed copy.
 pub fn packed(program: &Program) -> Result<Packed<'_>, String> {
@@ -27,11 +29,12 @@ pub fn packed(program: &Program) -> Result<Packed<'_>, String> {
     if program.layout == WeightLayout::Reference {
         return Ok(Packed { weights, kinds });
     }
+    let layout = program.layout;
     let uses = other_uses(program);
     // Per reference entry, the packed entries made from it (index and bytes).
     let mut made: HashMap<usize, Vec<usize>> = HashMap::new();
     for kind in &mut kinds {
-        let Some((buf, bytes)) = pack_op(kind, &program.weights)? else {
+        let Some((buf, bytes)) = pack_op(kind, &program.weights, layout)? else {
             continue;
         };
         let Loc::Weight(w) = loc_of(buf) else {
@@ -67,7 +70,7 @@ fn other_uses(program: &Program) -> HashMap<usize, usize> {
     }
     for op in &program.ops {
         let mut kind = op.kind;
-        let packable = packable_weights(&kind);
+        let packable = packable_weights(&kind, program.layout);
         for buf in kind.buffers_mut() {
             if buf.space == Space::Weights && Some(*buf) != packable {
                 *uses.entry(buf.offset as usize).or_default() += 1;
@@ -77,29 +80,33 @@ fn other_uses(program: &Program) -> HashMap<usize, usize> {
     uses
 }
 
-/// The weights buffer of a float32 `Conv2d` or `Dense`, when `Blocked8` packs it.
-fn packable_weights(kind: &OpKind) -> Option<whittle_runtime::format::Buf> {
+/// The weights buffer of an operator `layout` packs: a float32 `Conv2d` or `Dense` with
+/// `Blocked8`, an int8 `Conv2d` it covers with `Widened4`.
+fn packable_weights(kind: &OpKind, layout: WeightLayout) -> Option<whittle_runtime::format::Buf> {
     match kind {
-        OpKind::Conv2d(op) => Some(op.weights),
-        OpKind::Dense(op) => Some(op.weights),
+        OpKind::Conv2d(op) if layout.packs(op.weights) => Some(op.weights),
+        OpKind::Dense(op) if layout.packs(op.weights) => Some(op.weights),
+        OpKind::Conv2dI8(op) if layout.widens(&op.geom, op.weights) => Some(op.weights),
         _ => None,
     }
-    .filter(|&b| WeightLayout::Blocked8.packs(b))
 }
 
 /// The weights buffer of a packable operator and its packed bytes.
 fn pack_op<'k>(
     kind: &'k mut OpKind,
     blob: &[Vec<u8>],
+    layout: WeightLayout,
 ) -> Result<Option<(&'k mut whittle_runtime::format::Buf, Vec<u8>)>, String> {
-    if packable_weights(kind).is_none() {
+    if packable_weights(kind, layout).is_none() {
         return Ok(None);
     }
-    let entry = |buf: &whittle_runtime::format::Buf| -> Result<Vec<f32>, String> {
-        let bytes = blob
+    let bytes_of = |buf: &whittle_runtime::format::Buf| -> Result<&[u8], String> {
+        Ok(blob
             .get(buf.offset as usize)
-            .ok_or("a weight index past the blob")?;
-        Ok(bytes
+            .ok_or("a weight index past the blob")?)
+    };
+    let entry = |buf: &whittle_runtime::format::Buf| -> Result<Vec<f32>, String> {
+        Ok(bytes_of(buf)?
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect())
@@ -124,6 +131,14 @@ fn pack_op<'k>(
             let mut packed = vec![0.0f32; len];
             dense::pack_blocked(shape, &w, &mut packed).map_err(|_| mismatch("Dense"))?;
             (&mut op.weights, packed)
+        }
+        OpKind::Conv2dI8(op) => {
+            let w: Vec<i8> = bytes_of(&op.weights)?.iter().map(|&b| b as i8).collect();
+            let len = conv::widened_len(&op.geom).map_err(|_| mismatch("int8 Conv2d"))?;
+            let mut widened = vec![0u32; len];
+            conv::pack_widened(&op.geom, &w, &mut widened).map_err(|_| mismatch("int8 Conv2d"))?;
+            let bytes = widened.iter().flat_map(|v| v.to_le_bytes()).collect();
+            return Ok(Some((&mut op.weights, bytes)));
         }
         _ => return Ok(None),
     };

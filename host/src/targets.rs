@@ -57,7 +57,7 @@ impl Target {
         let t: Target = toml::from_str(text).map_err(|e| e.to_string())?;
         if WeightLayout::from_name(&t.weight_layout).is_none() {
             return Err(format!(
-                "weight_layout '{}' is not supported (only 'reference' or 'blocked8')",
+                "weight_layout '{}' is not supported (only 'reference', 'blocked8' or 'widened4')",
                 t.weight_layout
             ));
         }

@@ -20,8 +20,8 @@ pub(crate) fn run(
 ) -> Result<crate::format::Buf, Unresolved> {
     let output = kind.output();
     let (inputs, out) = arena::split(arena, weights, output)?;
-    // Float32 convolution and fully connected weights in the blob may be packed (builds
-    // without those operators do not read `layout`).
+    // Float32 convolution and fully connected weights in the blob may be packed, int8
+    // convolution weights widened (builds without those operators do not read `layout`).
     let _ = layout;
     #[cfg(all(feature = "float", any(feature = "conv", feature = "dense")))]
     let blocked = |w| layout.packs(w);
@@ -187,14 +187,27 @@ pub(crate) fn run(
                 (op.act_min, op.act_max),
             )?;
             let bias = op.bias.map(|b| inputs.typed::<i32>(b)).transpose()?;
-            kernels::conv::conv2d_i8(
-                &op.geom,
-                &q,
-                inputs.typed(op.input)?,
-                inputs.typed(op.weights)?,
-                bias,
-                cast_mut(out)?,
-            )?
+            // Builds without `fast-kernels` refuse the widened layout on load.
+            let widened = cfg!(feature = "fast-kernels") && layout.widens(&op.geom, op.weights);
+            if widened {
+                kernels::conv::conv2d_i8_widened(
+                    &op.geom,
+                    &q,
+                    inputs.typed(op.input)?,
+                    inputs.typed(op.weights)?,
+                    bias,
+                    cast_mut(out)?,
+                )?
+            } else {
+                kernels::conv::conv2d_i8(
+                    &op.geom,
+                    &q,
+                    inputs.typed(op.input)?,
+                    inputs.typed(op.weights)?,
+                    bias,
+                    cast_mut(out)?,
+                )?
+            }
         }
         #[cfg(all(feature = "int8", feature = "dense"))]
         OpKind::DenseI8(op) => {

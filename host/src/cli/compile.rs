@@ -203,6 +203,13 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     if sparse > 0 {
         out!("  sparse weights: {sparse} op(s) (whittle inspect lists them)");
     }
+    if compiled.program.layout != opts.target.layout() {
+        out!(
+            "  weight layout: {} (the target's {} would not fit its flash)",
+            compiled.program.layout.name(),
+            opts.target.layout().name()
+        );
+    }
     for node in &compiled.float_nodes {
         out!("  float: {node}");
     }

@@ -271,6 +271,31 @@ impl<'a> Exporter<'a> {
             .ok_or_else(|| self.fail("its packed weights do not fit its shape"))
     }
 
+    /// The int8 weights of a convolution in the reference layout, whatever the artifact's
+    /// (widened weights are narrowed back).
+    pub fn conv_i8_weights(
+        &self,
+        g: &whittle_runtime::format::ConvGeometry,
+        buf: Buf,
+    ) -> Result<Vec<i8>, ExportError> {
+        if !self.layout.widens(g, buf) {
+            return self.i8s(buf);
+        }
+        let words: Vec<u32> = self
+            .words(buf)?
+            .into_iter()
+            .map(u32::from_le_bytes)
+            .collect();
+        let len = [g.kernel_h, g.kernel_w, g.in_c]
+            .iter()
+            .try_fold(g.out_c as usize, |n, &d| n.checked_mul(d as usize))
+            .ok_or_else(|| self.fail("its widened weights do not fit its shape"))?;
+        let mut weights = vec![0i8; len];
+        whittle_runtime::kernels::conv::unpack_widened(g, &words, &mut weights)
+            .map_err(|_| self.fail("its widened weights do not fit its shape"))?;
+        Ok(weights)
+    }
+
     /// A weight buffer as float32 values.
     pub fn f32s(&self, buf: Buf) -> Result<Vec<f32>, ExportError> {
         Ok(self

@@ -66,7 +66,7 @@ pub fn conv(x: &mut Exporter<'_>, tensor: u32, op: &Conv2dI8) -> Result<(), Expo
     same_zp(x, "output", op.output_zp, out_q)?;
     let attrs = geo::conv_attrs(x, g)?;
     let w_scales = weight_scales(x, &op.requant, g.out_c, in_q, out_q)?;
-    let raw = x.i8s(op.weights)?;
+    let raw = x.conv_i8_weights(g, op.weights)?;
     let (shape, w) = geo::onnx_weights(x, g, &raw)?;
     let (w, b) = weights_and_bias(x, shape, w, op.bias, &w_scales, in_q.scale)?;
     let nchw = x.transpose4(&input, TO_NCHW);

@@ -1,6 +1,6 @@
 //! The postcard header: target, memory plan, tensor table, model I/O and operators.
 
-use super::{Buf, OpDesc, Section, Shape, Space};
+use super::{Buf, ConvGeometry, OpDesc, Section, Shape, Space};
 use crate::DType;
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +25,17 @@ pub enum WeightLayout {
     /// Lanes past the last output channel hold `0.0`. Every other buffer (bias, int8 weights,
     /// `MatMul` operands, a weight operand computed in the arena) keeps the reference layout.
     Blocked8 = 1,
+    /// int8 convolutions with one group that the optimized pointwise or gathered kernels run
+    /// ([`crate::kernels::conv::widens`]), whose weights live in the weight blob, store them
+    /// widened to 16-bit lanes for the Arm DSP extension's `SMLAD`, four output channels
+    /// interleaved: little-endian 32-bit words
+    /// `[ceil(out_c / 4)][ceil(filter_len / 4)][4][2]`, where word `[b][g][l][0]` holds
+    /// reference weights `[4b + l][4g]` (low half) and `[4b + l][4g + 2]` (high half), and word
+    /// `[b][g][l][1]` holds `[4b + l][4g + 1]` and `[4b + l][4g + 3]`; weights past the filter
+    /// or the last channel are 0. A filter is `kernel_h * kernel_w * in_c` values in reference
+    /// order. The kernels read these words as they are, with no arrangement step on the stack
+    /// and no length limit. Every other buffer keeps the reference layout.
+    Widened4 = 2,
 }
 
 /// Output channels per block of [`WeightLayout::Blocked8`].
@@ -36,16 +47,19 @@ impl WeightLayout {
         match id {
             0 => Some(WeightLayout::Reference),
             1 => Some(WeightLayout::Blocked8),
+            2 => Some(WeightLayout::Widened4),
             _ => None,
         }
     }
 
     /// Whether this build of the runtime has kernels for the layout: `Blocked8` needs the
-    /// `float` feature (it changes only float32 weights).
+    /// `float` feature (it changes only float32 weights), `Widened4` the `int8` and
+    /// `fast-kernels` ones (its kernels are the optimized convolution's loops).
     pub const fn supported(self) -> bool {
         match self {
             WeightLayout::Reference => true,
             WeightLayout::Blocked8 => cfg!(feature = "float"),
+            WeightLayout::Widened4 => cfg!(all(feature = "int8", feature = "fast-kernels")),
         }
     }
 
@@ -54,14 +68,19 @@ impl WeightLayout {
         match self {
             WeightLayout::Reference => "reference",
             WeightLayout::Blocked8 => "blocked8",
+            WeightLayout::Widened4 => "widened4",
         }
     }
 
     /// The layout a target profile names.
     pub fn from_name(name: &str) -> Option<Self> {
-        [WeightLayout::Reference, WeightLayout::Blocked8]
-            .into_iter()
-            .find(|l| l.name() == name)
+        [
+            WeightLayout::Reference,
+            WeightLayout::Blocked8,
+            WeightLayout::Widened4,
+        ]
+        .into_iter()
+        .find(|l| l.name() == name)
     }
 
     /// Whether `weights`, the weights of a float32 `Conv2d` or `Dense`, are packed in this
@@ -69,6 +88,15 @@ impl WeightLayout {
     /// arena keep the reference layout).
     pub fn packs(self, weights: Buf) -> bool {
         self == WeightLayout::Blocked8 && weights.space == Space::Weights
+    }
+
+    /// Whether `weights`, the weights of an int8 `Conv2d` of geometry `geom`, are widened in
+    /// this layout: with `Widened4`, when they live in the weight blob and the convolution is
+    /// one the layout covers ([`crate::kernels::conv::widens`]).
+    pub fn widens(self, geom: &ConvGeometry, weights: Buf) -> bool {
+        self == WeightLayout::Widened4
+            && weights.space == Space::Weights
+            && crate::kernels::conv::widens(geom)
     }
 
     /// Elements of a packed buffer for `channels` output channels of `per_channel` weights

@@ -36,12 +36,15 @@ pub(super) fn requantization(
 
 pub(super) fn conv2d(op: &Conv2dI8, s: &Spaces) -> Check {
     conv_geometry(&op.geom)?;
-    layer(
-        s,
-        &conv_buffers(&op.geom, op.input, op.weights, op.bias, op.output),
-        DType::I8,
-        DType::I32,
-    )?;
+    let mut bufs = conv_buffers(&op.geom, op.input, op.weights, op.bias, op.output);
+    if s.layout.widens(&op.geom, op.weights) {
+        // Widened weights are 32-bit words: four bytes each, word-aligned.
+        let words = crate::kernels::conv::widened_len(&op.geom).ok();
+        let words = words.and_then(|n| u64::try_from(n).ok());
+        s.buf(op.weights, DType::I32, words)?;
+        bufs.weights.1 = words.and_then(|n| n.checked_mul(4));
+    }
+    layer(s, &bufs, DType::I8, DType::I32)?;
     requantization(&op.requant, op.geom.out_c, op.output, s)?;
     zero_point(op.input_zp)?;
     zero_point(op.output_zp)?;

@@ -17,7 +17,8 @@ type Check = Result<(), OpFault>;
 struct Spaces<'w> {
     arena: u64,
     weights: u64,
-    /// How float32 convolution and fully connected weights are laid out.
+    /// How float32 convolution and fully connected weights and int8 convolution weights are
+    /// laid out.
     layout: WeightLayout,
     blob: &'w [u8],
 }

@@ -3,6 +3,11 @@
 use super::*;
 
 fn params() -> impl Strategy<Value = ConvCase> {
+    params_with(None)
+}
+
+/// Random convolutions; with `grouping`, only of that kind (see `ConvParams::grouping`).
+pub(super) fn params_with(only: Option<u8>) -> impl Strategy<Value = ConvCase> {
     (
         (1u32..=2, 0u8..4, 1u32..=9, 1u32..=9),
         (
@@ -17,7 +22,7 @@ fn params() -> impl Strategy<Value = ConvCase> {
         (any::<u8>(), any::<u64>(), 0u8..4),
     )
         .prop_map(
-            |(
+            move |(
                 (batch, grouping, ipg, opg),
                 (spatial, kernel, stride),
                 (dilation, pads),
@@ -31,6 +36,7 @@ fn params() -> impl Strategy<Value = ConvCase> {
                     1 => (1, [3, 3], stride.map(|s| s.min(2)), [1, 1], [1; 4]),
                     _ => (grouping, kernel, stride, dilation, pads),
                 };
+                let grouping = only.unwrap_or(grouping);
                 ConvParams {
                     batch,
                     grouping,

@@ -505,3 +505,4 @@ fn geom(
 mod binary;
 mod conv;
 mod dense;
+mod widened;

@@ -1,6 +1,7 @@
 //! Runs every int8 convolution and fully connected variant the Cortex-M4F runs (the Cortex-M
 //! DSP one among them) against the reference on many pseudo-random shapes, on QEMU's
-//! `mps2-an386`. Exits with status 1 at the first output that differs by a single bit, after
+//! `mps2-an386`, and every variant of the convolutions over widened weights (the `widened4`
+//! layout) where the layout covers the shape. Exits with status 1 at the first output that differs by a single bit, after
 //! printing the case; otherwise prints the instructions each variant takes on the layers of
 //! the keyword-spotting model (DS-CNN) and exits with status 0.
 #![no_std]
@@ -13,7 +14,9 @@ use semihosting::println;
 use semihosting::process::exit;
 use whittle_runtime::format::ConvGeometry;
 use whittle_runtime::kernels::Variant;
-use whittle_runtime::kernels::conv::{QuantOut, conv2d_i8_variant};
+use whittle_runtime::kernels::conv::{
+    QuantOut, conv2d_i8_variant, conv2d_i8_widened_variant, pack_widened, widened_len, widens,
+};
 use whittle_runtime::kernels::dense::{DenseShape, dense_i8_variant};
 
 /// Random convolutions checked.
@@ -62,6 +65,8 @@ impl Rng {
 struct Data {
     input: [i8; CAPACITY],
     weights: [i8; CAPACITY],
+    /// The weights widened, for the covered convolutions.
+    widened: [u32; CAPACITY],
     bias: [i32; MAX_CHANNELS],
     multipliers: [i32; MAX_CHANNELS],
     shifts: [i8; MAX_CHANNELS],
@@ -290,6 +295,66 @@ fn check(case: &impl Case, data: &Data, expected: &mut [i8], got: &mut [i8]) {
     }
 }
 
+/// Widens the weights of `conv` into `data.widened`; the words' length, or `None` when the
+/// layout does not cover the shape.
+fn widen(conv: &Conv, data: &mut Data) -> Option<usize> {
+    let g = &conv.0;
+    if !widens(g) {
+        return None;
+    }
+    let words = widened_len(g).ok().filter(|&n| n <= CAPACITY)?;
+    let [_, w, _] = conv_lengths(g);
+    if pack_widened(g, &data.weights[..w], &mut data.widened[..words]).is_err() {
+        println!("packing refused consistent lengths");
+        exit(1);
+    }
+    Some(words)
+}
+
+/// `conv` over its widened weights (`words` of them) with `variant`.
+fn run_widened(conv: &Conv, words: usize, variant: Variant, data: &Data, out: &mut [i8]) {
+    let Conv(g, q) = conv;
+    let [i, _, _] = conv_lengths(g);
+    let c = g.out_c as usize;
+    let result = conv2d_i8_widened_variant(
+        variant,
+        g,
+        &q.out(data, c),
+        &data.input[..i],
+        &data.widened[..words],
+        q.bias(data, c),
+        out,
+    );
+    if result.is_err() {
+        println!("widened {variant:?} refused consistent lengths");
+        exit(1);
+    }
+}
+
+/// Runs `conv` over widened weights with every variant; exits with status 1 when one differs
+/// from the reference over the reference weights. Whether the layout covered the shape.
+fn check_widened(conv: &Conv, data: &mut Data, expected: &mut [i8], got: &mut [i8]) -> bool {
+    let Some(words) = widen(conv, data) else {
+        return false;
+    };
+    let n = conv.output_len();
+    let (expected, got) = (&mut expected[..n], &mut got[..n]);
+    conv.run(Variant::Reference, data, expected);
+    for &variant in Variant::ALL {
+        got.fill(0x55);
+        run_widened(conv, words, variant, data, got);
+        if let Some(at) = got.iter().zip(expected.iter()).position(|(g, e)| g != e) {
+            println!(
+                "MISMATCH: widened {variant:?} gives {} at output {at}, the reference {}",
+                got[at], expected[at]
+            );
+            conv.describe();
+            exit(1);
+        }
+    }
+    true
+}
+
 /// Counts instructions with SysTick: QEMU's MPS2 clock is 25 MHz and `-icount shift=0` makes
 /// each instruction 1 ns, so a tick is 40 instructions. The 24-bit counter wraps after 671 M
 /// instructions, more than any timed call takes.
@@ -371,6 +436,7 @@ fn main() -> ! {
     let mut data = Data {
         input: [0; CAPACITY],
         weights: [0; CAPACITY],
+        widened: [0; CAPACITY],
         bias: [0; MAX_CHANNELS],
         multipliers: [0; MAX_CHANNELS],
         shifts: [0; MAX_CHANNELS],
@@ -382,7 +448,7 @@ fn main() -> ! {
         Variant::BEST
     );
     let mut rng = Rng(0x0005_EED0_FD5B);
-    let mut convs = 0;
+    let (mut convs, mut widened) = (0, 0);
     while convs < CONV_CASES {
         let Some(g) = random_geometry(&mut rng) else {
             continue;
@@ -397,10 +463,19 @@ fn main() -> ! {
         };
         rng.fill(&mut data.weights[..w], lowest);
         let q = Quant::random(&mut rng, &mut data, g.out_c as usize);
-        check(&Conv(g, q), &data, &mut expected, &mut got);
+        let conv = Conv(g, q);
+        check(&conv, &data, &mut expected, &mut got);
+        if check_widened(&conv, &mut data, &mut expected, &mut got) {
+            widened += 1;
+        }
         convs += 1;
     }
     println!("{convs} random convolutions: every variant equals the reference");
+    println!("{widened} of them widened: every variant equals the reference");
+    if widened < CONV_CASES / 10 {
+        println!("too few widened cases: {widened}");
+        exit(1);
+    }
     for case in 0..DENSE_CASES {
         let shape = DenseShape {
             rows: rng.pick(1, 3),
@@ -427,11 +502,19 @@ fn main() -> ! {
         let q = Quant::random(&mut rng, &mut data, g.out_c as usize);
         let case = Conv(g, q);
         check(&case, &data, &mut expected, &mut got);
+        let n = case.output_len();
         for (k, &variant) in Variant::ALL.iter().enumerate() {
-            let n = case.output_len();
             let cost = counter.count(|| case.run(variant, &data, &mut got[..n]));
             total[k] += u64::from(cost) * u64::from(repeats);
             println!("cost: {name} x{repeats}: {variant:?} {cost} instructions each");
+        }
+        if check_widened(&case, &mut data, &mut expected, &mut got) {
+            let words = widen(&case, &mut data).unwrap_or(0);
+            for &variant in Variant::ALL {
+                let cost =
+                    counter.count(|| run_widened(&case, words, variant, &data, &mut got[..n]));
+                println!("cost: {name} x{repeats}: widened {variant:?} {cost} instructions each");
+            }
         }
     }
     for (k, variant) in Variant::ALL.iter().enumerate() {

@@ -34,6 +34,18 @@ pub(crate) trait Dot {
         ]
     }
 
+    /// `sum x[i] * w[k][i]` over `x`, wrapping, for the four filters of one block of widened
+    /// words ([`WeightLayout::Widened4`](crate::format::WeightLayout::Widened4)): per group of
+    /// four values, eight words, filter `k`'s even lanes then its odd lanes. `words` holds
+    /// `8 * ceil(x.len() / 4)` words; the last group's missing values read as 0.
+    #[inline(always)]
+    fn dot4_widened(x: &[i8], words: &[u32]) -> [i32; 4] {
+        let groups = crate::kernels::chunks(words, 8).take(x.len().div_ceil(4));
+        groups.enumerate().fold([0; 4], |acc, (g, group)| {
+            mac_group(acc, load4(x, 4 * g), group)
+        })
+    }
+
     /// `sum w[i]`, wrapping: what the hoisted zero-point term multiplies.
     #[inline(always)]
     fn sum(w: &[i8]) -> i32 {
@@ -90,6 +102,23 @@ pub(crate) struct Tap {
 pub(crate) fn widen(v: [i8; 4]) -> [u32; 2] {
     let lane = |lo: i8, hi: i8| u32::from(lo as i16 as u16) | (u32::from(hi as i16 as u16) << 16);
     [lane(v[0], v[2]), lane(v[1], v[3])]
+}
+
+/// `acc[k] + sum x[i] * w[k][i]` over the four values of `x` (little-endian) and one group of
+/// widened words: `group[2k]` holds filter `k`'s lanes `(w0, w2)`, `group[2k + 1]` its
+/// `(w1, w3)`.
+#[inline(always)]
+pub(crate) fn mac_group(acc: [i32; 4], x: u32, group: &[u32]) -> [i32; 4] {
+    let [x0, x1, x2, x3] = x.to_le_bytes().map(|b| i32::from(b as i8));
+    let lane = |w: u32| i32::from(w as u16 as i16);
+    let mut out = acc;
+    for (k, a) in out.iter_mut().enumerate() {
+        let even = group.get(2 * k).copied().unwrap_or(0);
+        let odd = group.get(2 * k + 1).copied().unwrap_or(0);
+        let sum = x0 * lane(even) + x2 * lane(even >> 16) + x1 * lane(odd) + x3 * lane(odd >> 16);
+        *a = a.wrapping_add(sum);
+    }
+    out
 }
 
 /// Four int8 values from `s` at `at` as a little-endian word; missing ones read as 0.

@@ -122,6 +122,101 @@ unsafe fn read_word(p: *const i8) -> u32 {
     unsafe { p.cast::<u32>().read_unaligned() }
 }
 
+/// `acc[k] + sum x[i] * w[k][i]` over `whole` groups of four values of `x` and of widened
+/// words (eight per group: filter 0's even lanes, its odd lanes, filter 1's, ...).
+///
+/// # Safety
+///
+/// `x..x + 4 * whole` must be readable bytes and `words..words + 8 * whole` readable,
+/// word-aligned words.
+#[inline(always)]
+unsafe fn smlad_groups(x: *const i8, words: *const u32, whole: usize, acc: [i32; 4]) -> [i32; 4] {
+    let [mut a0, mut a1, mut a2, mut a3] = acc;
+    if whole > 0 {
+        let (mut xp, mut wp, mut n) = (x, words, whole);
+        // Per four inputs: one load of them, two widenings, four double-word loads of
+        // widened weights, eight SMLADs (registers chosen by hand: the compiler's
+        // allocation spills here); unrolled twice, so the loop's own count and branch
+        // come once per eight inputs.
+        // SAFETY: reads `4 * whole` bytes at `x` and `8 * whole` words at `words`
+        // (word-aligned, as LDRD needs), which the caller guarantees; writes only the named
+        // registers; `whole > 0`, as the loop's first pass needs.
+        unsafe {
+            asm!(
+                // An odd group first, then two groups per pass.
+                "lsrs {n}, {n}, #1",
+                "bcc 3f",
+                "ldr {x}, [{xp}], #4",
+                "sxtb16 {xe}, {x}",
+                "sxtb16 {x}, {x}, ror #8",
+                "ldrd {w0}, {w1}, [{wp}], #8",
+                "smlad {a0}, {xe}, {w0}, {a0}",
+                "smlad {a0}, {x}, {w1}, {a0}",
+                "ldrd {w0}, {w1}, [{wp}], #8",
+                "smlad {a1}, {xe}, {w0}, {a1}",
+                "smlad {a1}, {x}, {w1}, {a1}",
+                "ldrd {w0}, {w1}, [{wp}], #8",
+                "smlad {a2}, {xe}, {w0}, {a2}",
+                "smlad {a2}, {x}, {w1}, {a2}",
+                "ldrd {w0}, {w1}, [{wp}], #8",
+                "smlad {a3}, {xe}, {w0}, {a3}",
+                "smlad {a3}, {x}, {w1}, {a3}",
+                "3:",
+                "cmp {n}, #0",
+                "beq 4f",
+                "2:",
+                "ldr {x}, [{xp}], #4",
+                "sxtb16 {xe}, {x}",
+                "sxtb16 {x}, {x}, ror #8",
+                "ldrd {w0}, {w1}, [{wp}], #8",
+                "smlad {a0}, {xe}, {w0}, {a0}",
+                "smlad {a0}, {x}, {w1}, {a0}",
+                "ldrd {w0}, {w1}, [{wp}], #8",
+                "smlad {a1}, {xe}, {w0}, {a1}",
+                "smlad {a1}, {x}, {w1}, {a1}",
+                "ldrd {w0}, {w1}, [{wp}], #8",
+                "smlad {a2}, {xe}, {w0}, {a2}",
+                "smlad {a2}, {x}, {w1}, {a2}",
+                "ldrd {w0}, {w1}, [{wp}], #8",
+                "smlad {a3}, {xe}, {w0}, {a3}",
+                "smlad {a3}, {x}, {w1}, {a3}",
+                "ldr {x}, [{xp}], #4",
+                "sxtb16 {xe}, {x}",
+                "sxtb16 {x}, {x}, ror #8",
+                "ldrd {w0}, {w1}, [{wp}], #8",
+                "smlad {a0}, {xe}, {w0}, {a0}",
+                "smlad {a0}, {x}, {w1}, {a0}",
+                "ldrd {w0}, {w1}, [{wp}], #8",
+                "smlad {a1}, {xe}, {w0}, {a1}",
+                "smlad {a1}, {x}, {w1}, {a1}",
+                "ldrd {w0}, {w1}, [{wp}], #8",
+                "smlad {a2}, {xe}, {w0}, {a2}",
+                "smlad {a2}, {x}, {w1}, {a2}",
+                "ldrd {w0}, {w1}, [{wp}], #8",
+                "smlad {a3}, {xe}, {w0}, {a3}",
+                "smlad {a3}, {x}, {w1}, {a3}",
+                "subs {n}, {n}, #1",
+                "bne 2b",
+                "4:",
+                xp = inout(reg) xp,
+                wp = inout(reg) wp,
+                n = inout(reg) n,
+                x = out(reg) _,
+                xe = out(reg) _,
+                w0 = out(reg) _,
+                w1 = out(reg) _,
+                a0 = inout(reg) a0,
+                a1 = inout(reg) a1,
+                a2 = inout(reg) a2,
+                a3 = inout(reg) a3,
+                options(readonly, nostack),
+            );
+        }
+        let _ = (xp, wp, n);
+    }
+    [a0, a1, a2, a3]
+}
+
 impl Dot for ArmDsp {
     type Scratch = Scratch;
     type Rows<'a> = Rows<'a>;
@@ -196,95 +291,43 @@ impl Dot for ArmDsp {
         if words.len() < 8 * whole {
             return Portable::dot4(x, [&[][..]; 4]);
         }
-        let [mut a0, mut a1, mut a2, mut a3] = [0i32; 4];
-        if whole > 0 {
-            let (mut xp, mut wp, mut n) = (x.as_ptr(), words.as_ptr(), whole);
-            // Per four inputs: one load of them, two widenings, four double-word loads of
-            // widened weights, eight SMLADs (registers chosen by hand: the compiler's
-            // allocation spills here); unrolled twice, so the loop's own count and branch
-            // come once per eight inputs.
-            // SAFETY: reads `4 * whole <= x.len()` bytes from `x` and `8 * whole <=
-            // words.len()` words from `words` (word-aligned, as LDRD needs); writes only the
-            // named registers; `whole > 0`, as the loop's first pass needs.
-            unsafe {
-                asm!(
-                    // An odd group first, then two groups per pass.
-                    "lsrs {n}, {n}, #1",
-                    "bcc 3f",
-                    "ldr {x}, [{xp}], #4",
-                    "sxtb16 {xe}, {x}",
-                    "sxtb16 {x}, {x}, ror #8",
-                    "ldrd {w0}, {w1}, [{wp}], #8",
-                    "smlad {a0}, {xe}, {w0}, {a0}",
-                    "smlad {a0}, {x}, {w1}, {a0}",
-                    "ldrd {w0}, {w1}, [{wp}], #8",
-                    "smlad {a1}, {xe}, {w0}, {a1}",
-                    "smlad {a1}, {x}, {w1}, {a1}",
-                    "ldrd {w0}, {w1}, [{wp}], #8",
-                    "smlad {a2}, {xe}, {w0}, {a2}",
-                    "smlad {a2}, {x}, {w1}, {a2}",
-                    "ldrd {w0}, {w1}, [{wp}], #8",
-                    "smlad {a3}, {xe}, {w0}, {a3}",
-                    "smlad {a3}, {x}, {w1}, {a3}",
-                    "3:",
-                    "cmp {n}, #0",
-                    "beq 4f",
-                    "2:",
-                    "ldr {x}, [{xp}], #4",
-                    "sxtb16 {xe}, {x}",
-                    "sxtb16 {x}, {x}, ror #8",
-                    "ldrd {w0}, {w1}, [{wp}], #8",
-                    "smlad {a0}, {xe}, {w0}, {a0}",
-                    "smlad {a0}, {x}, {w1}, {a0}",
-                    "ldrd {w0}, {w1}, [{wp}], #8",
-                    "smlad {a1}, {xe}, {w0}, {a1}",
-                    "smlad {a1}, {x}, {w1}, {a1}",
-                    "ldrd {w0}, {w1}, [{wp}], #8",
-                    "smlad {a2}, {xe}, {w0}, {a2}",
-                    "smlad {a2}, {x}, {w1}, {a2}",
-                    "ldrd {w0}, {w1}, [{wp}], #8",
-                    "smlad {a3}, {xe}, {w0}, {a3}",
-                    "smlad {a3}, {x}, {w1}, {a3}",
-                    "ldr {x}, [{xp}], #4",
-                    "sxtb16 {xe}, {x}",
-                    "sxtb16 {x}, {x}, ror #8",
-                    "ldrd {w0}, {w1}, [{wp}], #8",
-                    "smlad {a0}, {xe}, {w0}, {a0}",
-                    "smlad {a0}, {x}, {w1}, {a0}",
-                    "ldrd {w0}, {w1}, [{wp}], #8",
-                    "smlad {a1}, {xe}, {w0}, {a1}",
-                    "smlad {a1}, {x}, {w1}, {a1}",
-                    "ldrd {w0}, {w1}, [{wp}], #8",
-                    "smlad {a2}, {xe}, {w0}, {a2}",
-                    "smlad {a2}, {x}, {w1}, {a2}",
-                    "ldrd {w0}, {w1}, [{wp}], #8",
-                    "smlad {a3}, {xe}, {w0}, {a3}",
-                    "smlad {a3}, {x}, {w1}, {a3}",
-                    "subs {n}, {n}, #1",
-                    "bne 2b",
-                    "4:",
-                    xp = inout(reg) xp,
-                    wp = inout(reg) wp,
-                    n = inout(reg) n,
-                    x = out(reg) _,
-                    xe = out(reg) _,
-                    w0 = out(reg) _,
-                    w1 = out(reg) _,
-                    a0 = inout(reg) a0,
-                    a1 = inout(reg) a1,
-                    a2 = inout(reg) a2,
-                    a3 = inout(reg) a3,
-                    options(readonly, nostack),
-                );
-            }
-            let _ = (xp, wp, n);
-        }
+        // SAFETY: `4 * whole <= x.len()` bytes of `x`, `8 * whole <= words.len()` words.
+        let [a0, a1, a2, a3] = unsafe { smlad_groups(x.as_ptr(), words.as_ptr(), whole, [0; 4]) };
         let rest = Portable::dot4(x.get(4 * whole..).unwrap_or(&[]), *tails);
         [
             a0.wrapping_add(rest[0]),
             a1.wrapping_add(rest[1]),
             a2.wrapping_add(rest[2]),
             a3.wrapping_add(rest[3]),
+        ]
+    }
+
+    #[inline(always)]
+    fn dot4_widened(x: &[i8], words: &[u32]) -> [i32; 4] {
+        let whole = x.len() / 4;
+        let groups = x.len().div_ceil(4);
+        if words.len() < 8 * groups {
+            return Portable::dot4_widened(x, words); // never: the caller checked the lengths
+        }
+        // SAFETY: `4 * whole <= x.len()` bytes of `x`, `8 * whole < words.len()` words.
+        let acc = unsafe { smlad_groups(x.as_ptr(), words.as_ptr(), whole, [0; 4]) };
+        if whole == groups {
+            return acc;
+        }
+        // The last, partial group: its missing values read as 0 (their weights are 0 too).
+        let last = words.get(8 * whole..8 * groups).unwrap_or(&[]);
+        let xw = super::dot::load4(x, 4 * whole);
+        let (xe, xo) = (widen_even(xw), widen_odd(xw));
+        let lanes = |k: usize| [2 * k, 2 * k + 1].map(|i| last.get(i).copied().unwrap_or(0));
+        let mac = |a: i32, k: usize| {
+            let [even, odd] = lanes(k);
+            mac2(xo, odd, mac2(xe, even, a))
+        };
+        [
+            mac(acc[0], 0),
+            mac(acc[1], 1),
+            mac(acc[2], 2),
+            mac(acc[3], 3),
         ]
     }
 

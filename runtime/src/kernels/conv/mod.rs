@@ -194,6 +194,124 @@ pub fn conv2d_i8_variant(
     Ok(())
 }
 
+/// Whether the [`Widened4`](crate::format::WeightLayout::Widened4) layout covers an int8
+/// convolution of geometry `g`: one group, run by the optimized pointwise path (1x1, stride 1,
+/// no padding) or the gathered one (a filter of at most 256 values that is not depthwise).
+pub fn widens(g: &ConvGeometry) -> bool {
+    fast::widened_dims(g).is_some()
+}
+
+/// Words of the widened weights of a convolution [`widens`] covers:
+/// `8 * ceil(out_c / 4) * ceil(filter_len / 4)`.
+pub fn widened_len(g: &ConvGeometry) -> Result<usize, LengthMismatch> {
+    if !widens(g) {
+        return Err(LengthMismatch);
+    }
+    let filter = product(&[g.kernel_h, g.kernel_w, g.in_c]).ok_or(LengthMismatch)?;
+    let blocks = g.out_c.div_ceil(4) as usize;
+    blocks
+        .checked_mul(filter.div_ceil(4))
+        .and_then(|n| n.checked_mul(8))
+        .ok_or(LengthMismatch)
+}
+
+/// Where reference weight `i` of channel `c` (of filters `filter` values long) lies in the
+/// widened words: its word and whether it is the word's high half.
+fn widened_at(filter: usize, c: usize, i: usize) -> (usize, bool) {
+    let block = c / 4 * 8 * filter.div_ceil(4);
+    (block + 8 * (i / 4) + 2 * (c % 4) + i % 2, i % 4 >= 2)
+}
+
+/// Widens reference weights (`[out_c][kernel_h][kernel_w][in_c]`) into the
+/// [`Widened4`](crate::format::WeightLayout::Widened4) layout; `packed` holds
+/// [`widened_len`] words.
+pub fn pack_widened(
+    g: &ConvGeometry,
+    weights: &[i8],
+    packed: &mut [u32],
+) -> Result<(), LengthMismatch> {
+    expect_len(weights.len(), Some(reference_len(g)?))?;
+    expect_len(packed.len(), Some(widened_len(g)?))?;
+    let filter = weights.len() / (g.out_c as usize).max(1);
+    packed.fill(0);
+    for (c, row) in super::chunks(weights, filter).enumerate() {
+        for (i, &w) in row.iter().enumerate() {
+            let (at, high) = widened_at(filter, c, i);
+            let lane = u32::from(w as i16 as u16) << if high { 16 } else { 0 };
+            if let Some(word) = packed.get_mut(at) {
+                *word |= lane;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The reference weights of widened ones: the inverse of [`pack_widened`].
+pub fn unpack_widened(
+    g: &ConvGeometry,
+    packed: &[u32],
+    weights: &mut [i8],
+) -> Result<(), LengthMismatch> {
+    expect_len(weights.len(), Some(reference_len(g)?))?;
+    expect_len(packed.len(), Some(widened_len(g)?))?;
+    let filter = weights.len() / (g.out_c as usize).max(1);
+    for (c, row) in super::chunks_mut(weights, filter).enumerate() {
+        for (i, w) in row.iter_mut().enumerate() {
+            let (at, high) = widened_at(filter, c, i);
+            let word = packed.get(at).copied().unwrap_or(0);
+            *w = (if high { word >> 16 } else { word }) as u16 as i16 as i8;
+        }
+    }
+    Ok(())
+}
+
+/// [`conv2d_i8`] over weights widened in the
+/// [`Widened4`](crate::format::WeightLayout::Widened4) layout, bit for bit the same results.
+/// Runs [`Variant::selected`].
+pub fn conv2d_i8_widened(
+    geom: &ConvGeometry,
+    q: &QuantOut<'_>,
+    input: &[i8],
+    packed: &[u32],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+) -> Result<(), LengthMismatch> {
+    conv2d_i8_widened_variant(Variant::selected(), geom, q, input, packed, bias, output)
+}
+
+/// [`conv2d_i8_widened`] computed by `variant`: `ArmDsp` has its own dot products, every other
+/// variant runs the portable ones (the layout is made for the DSP extension). Refuses a
+/// geometry [`widens`] does not cover and an input zero point outside int8.
+#[inline(always)]
+pub fn conv2d_i8_widened_variant(
+    variant: Variant,
+    geom: &ConvGeometry,
+    q: &QuantOut<'_>,
+    input: &[i8],
+    packed: &[u32],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+) -> Result<(), LengthMismatch> {
+    let zp = i8::try_from(q.input_zp).map_err(|_| LengthMismatch)?;
+    if !q.fits(geom.out_c) {
+        return Err(LengthMismatch);
+    }
+    check_lengths(
+        geom,
+        [input.len(), reference_len(geom)?, output.len()],
+        bias.map(<[i32]>::len),
+    )?;
+    expect_len(packed.len(), Some(widened_len(geom)?))?;
+    match variant {
+        #[cfg(whittle_arm_dsp)]
+        Variant::ArmDsp => {
+            fast::conv2d_i8_widened::<ArmDsp>(geom, q, zp, input, packed, bias, output)
+        }
+        _ => fast::conv2d_i8_widened::<Portable>(geom, q, zp, input, packed, bias, output),
+    }
+    Ok(())
+}
+
 /// Whether `g` has whole groups and buffers of these lengths (in elements) fit it.
 fn check_lengths(
     g: &ConvGeometry,

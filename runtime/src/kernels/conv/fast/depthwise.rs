@@ -11,7 +11,7 @@
 
 use super::super::QuantOut;
 use super::super::dot::{Dot, Tap, widen};
-use super::{Dims, MAX_TAPS, Taps, offsets_of, run, store};
+use super::{Dims, MAX_TAPS, Rows, Taps, offsets_of, run, store};
 use crate::kernels::fixedpoint::ChannelRequant;
 
 /// A depthwise convolution with at most [`MAX_TAPS`] taps and an int8 input zero point.
@@ -43,7 +43,7 @@ pub(super) fn depthwise<D: Dot>(
         for (t, l) in lanes.iter_mut().enumerate() {
             *l = widen(filters.map(|f| f.get(t).copied().unwrap_or(0)));
         }
-        let start = offsets_of::<D>(q, bias, channels, filters);
+        let start = offsets_of::<D, _>(q, bias, channels, &Rows { weights, len: taps });
         let requants = channels.map(|c| ChannelRequant::new(q, c));
         for n in 0..d.batch {
             let mut rows = Run::from(0, d.out_h, rows_at);

@@ -27,11 +27,13 @@ pub(super) const MAX_TAPS: usize = 25;
 
 mod depthwise;
 mod dims;
+mod filters;
 mod pointwise;
 mod window;
 
 use depthwise::depthwise;
 pub(super) use dims::{Dims, Taps};
+use filters::{Filters, Rows, Widened};
 use pointwise::pointwise;
 #[cfg(whittle_avx2)]
 pub(super) use window::Window;
@@ -62,9 +64,9 @@ fn finish(q: &QuantOut<'_>, bias: Option<&[i32]>, c: usize, dots: i32, weight_su
 }
 
 /// The weight sums of the filters of channels `first..first + sums.len()`.
-fn filter_sums<D: Dot>(weights: &[i8], filter_len: usize, first: usize, sums: &mut [i32]) {
+fn filter_sums<D: Dot, F: Filters<D>>(filters: &F, first: usize, sums: &mut [i32]) {
     for (j, s) in sums.iter_mut().enumerate() {
-        *s = D::sum(run(weights, (first + j) * filter_len, filter_len));
+        *s = filters.sum(first + j);
     }
 }
 
@@ -87,8 +89,12 @@ pub(crate) fn conv2d_i8<D: Dot>(
     // Padding can read as the zero point only when it is an int8 value (always, in a
     // verified model).
     let zp = i8::try_from(q.input_zp).ok();
+    let rows = Rows {
+        weights,
+        len: d.filter_len(),
+    };
     if d.is_pointwise() {
-        pointwise::<D>(&d, q, input, weights, bias, output);
+        pointwise::<D, _>(&d, q, input, &rows, bias, output);
     } else if let Some(zp) = zp
         && d.is_depthwise()
         && d.k_h * d.k_w <= MAX_TAPS
@@ -97,23 +103,58 @@ pub(crate) fn conv2d_i8<D: Dot>(
     } else if let Some(zp) = zp
         && d.filter_len() <= COLUMN
     {
-        gathered::<D>(&d, q, zp, input, weights, bias, output);
+        gathered::<D, _>(&d, q, zp, input, &rows, bias, output);
     } else {
         general::<D>(&d, q, input, weights, bias, output);
     }
 }
 
+/// The dimensions of a convolution the widened layout covers: one group, run by the
+/// pointwise or the gathered path (not the depthwise one, nor the fallback).
+pub(super) fn widened_dims(g: &ConvGeometry) -> Option<Dims> {
+    let d = Dims::of(g)?;
+    let depthwise = d.is_depthwise() && d.k_h * d.k_w <= MAX_TAPS;
+    let fits = d.is_pointwise() || d.filter_len() <= COLUMN;
+    (d.groups == 1 && !depthwise && fits).then_some(d)
+}
+
+/// [`super::conv2d_i8`] over widened weights ([`widened_dims`] covers `g`, `words` holds
+/// `8 * ceil(out_c / 4) * ceil(filter_len / 4)` words, `zp` is the input zero point) with the
+/// dot products of `D`; lengths were checked by the caller.
+pub(crate) fn conv2d_i8_widened<D: Dot>(
+    g: &ConvGeometry,
+    q: &QuantOut<'_>,
+    zp: i8,
+    input: &[i8],
+    words: &[u32],
+    bias: Option<&[i32]>,
+    output: &mut [i8],
+) {
+    let Some(d) = widened_dims(g) else {
+        return; // never: the caller checked
+    };
+    let filters = Widened {
+        words,
+        len: d.filter_len(),
+    };
+    if d.is_pointwise() {
+        pointwise::<D, _>(&d, q, input, &filters, bias, output);
+    } else {
+        gathered::<D, _>(&d, q, zp, input, &filters, bias, output);
+    }
+}
+
 /// `bias - zp * sum w` for the filters of `channels`: what each accumulator starts from.
 #[inline(always)]
-fn offsets_of<D: Dot>(
+fn offsets_of<D: Dot, F: Filters<D>>(
     q: &QuantOut<'_>,
     bias: Option<&[i32]>,
     channels: [usize; 4],
-    filters: [&[i8]; 4],
+    filters: &F,
 ) -> [i32; 4] {
     let mut offsets = [0; 4];
-    for ((offset, &c), filter) in offsets.iter_mut().zip(&channels).zip(filters) {
-        *offset = bias_of(bias, c).wrapping_sub(q.input_zp.wrapping_mul(D::sum(filter)));
+    for (offset, &c) in offsets.iter_mut().zip(&channels) {
+        *offset = bias_of(bias, c).wrapping_sub(q.input_zp.wrapping_mul(filters.sum(c)));
     }
     offsets
 }

@@ -2,6 +2,7 @@
 
 use super::super::QuantOut;
 use super::super::dot::Dot;
+use super::filters::{Filters, Rows};
 use super::{BLOCK, COLUMN, Dims, Taps, add4, filter_sums, finish, run, start_of, store};
 use crate::kernels::fixedpoint::ChannelRequant;
 use crate::kernels::{chunks, chunks_mut};
@@ -13,16 +14,16 @@ const WINDOWS: usize = 3 * COLUMN / 2;
 /// Any geometry whose filter fits [`COLUMN`]: for each block of up to [`BLOCK`] output
 /// channels of one group (their weight sums computed once), the windows of a block of pixels
 /// are gathered into contiguous columns (the padding as the zero point), then the block's
-/// filters run against them four at a time, arranged once per block of pixels
-/// ([`Dot::prepare`]).
+/// filters run against them four at a time, made ready once per block of pixels
+/// ([`Filters::block`]).
 // Not inlined: each path keeps its own stack frame (see `conv2d_i8`).
 #[inline(never)]
-pub(super) fn gathered<D: Dot>(
+pub(super) fn gathered<D: Dot, F: Filters<D>>(
     d: &Dims,
     q: &QuantOut<'_>,
     zp: i8,
     input: &[i8],
-    weights: &[i8],
+    filters: &F,
     bias: Option<&[i32]>,
     output: &mut [i8],
 ) {
@@ -37,7 +38,7 @@ pub(super) fn gathered<D: Dot>(
     }
     let per_block = WINDOWS / filter;
     let mut windows = [0i8; WINDOWS];
-    let mut scratch = D::Scratch::default();
+    let mut scratch = F::Scratch::default();
     let mut sums = [0i32; BLOCK];
     let runs = d.d_w == 1 && d.groups == 1;
     let pixels = d.batch * d.out_h * d.out_w;
@@ -47,7 +48,7 @@ pub(super) fn gathered<D: Dot>(
         for first_channel in (group * d.out_per_group..channels_end).step_by(BLOCK) {
             let channels_in = (channels_end - first_channel).min(BLOCK);
             let sums = sums.get_mut(..channels_in).unwrap_or(&mut []);
-            filter_sums::<D>(weights, filter, first_channel, sums);
+            filter_sums::<D, F>(filters, first_channel, sums);
             for block in (0..pixels).step_by(per_block) {
                 let in_block = (pixels - block).min(per_block);
                 let columns = chunks_mut(&mut windows, filter).take(in_block);
@@ -66,16 +67,15 @@ pub(super) fn gathered<D: Dot>(
                     let count = (channels_in - sub).min(4);
                     let at = [0, 1, 2, 3].map(|k| sub + k.min(count - 1));
                     let channels = at.map(|i| first_channel + i);
-                    let filters = channels.map(|c| run(weights, c * filter, filter));
                     let start = at.map(|i| {
                         let sum = sums.get(i).copied().unwrap_or(0);
                         start_of(q, bias, first_channel + i, sum)
                     });
                     let requants = channels.map(|c| ChannelRequant::new(q, c));
-                    let rows = D::prepare(filters, &mut scratch);
+                    let rows = filters.block(channels, &mut scratch);
                     let columns = chunks(&windows, filter).take(in_block);
                     for (pixel, column) in (block..).zip(columns) {
-                        let acc = add4(start, D::dot4_prepared(column, &rows));
+                        let acc = add4(start, F::dot4(column, &rows));
                         let at = pixel * d.out_c + first_channel + sub;
                         store(output, at, count, acc, &requants);
                     }
@@ -103,7 +103,11 @@ pub(super) fn general<D: Dot>(
     let mut sums = [0i32; BLOCK];
     for first in (0..d.out_c).step_by(BLOCK) {
         let block = (d.out_c - first).min(BLOCK);
-        filter_sums::<D>(weights, d.filter_len(), first, &mut sums[..block]);
+        let rows = Rows {
+            weights,
+            len: d.filter_len(),
+        };
+        filter_sums::<D, _>(&rows, first, &mut sums[..block]);
         for n in 0..d.batch {
             for oy in 0..d.out_h {
                 let ys = Taps::at(oy, d.s_h, d.d_h, d.pad_top, d.in_h, d.k_h);

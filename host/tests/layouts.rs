@@ -1,10 +1,13 @@
-//! The `Blocked8` weight layout end to end: the gesture example compiled for `x86_64-avx2`
-//! (packed float32 weights) and for `generic` (reference layout) gives the same output bits;
-//! the packed artifact says so in its header, `export-onnx` reads its weights back unpacked,
-//! a layout id the runtime does not know is refused on load, and so are weights whose lengths
-//! do not fit the layout the header states.
+//! The weight layouts end to end. `Blocked8`: the gesture example compiled for `x86_64-avx2`
+//! (packed float32 weights) and for `generic` (reference layout) gives the same output bits.
+//! `Widened4`: the example quantized to int8 and compiled for `cortex-m4f` (widened int8
+//! convolution weights) and for `generic` gives the same output bits. Each packed artifact says
+//! so in its header, `export-onnx` reads its weights back in the reference layout, a layout id
+//! the runtime does not know is refused on load, and so are weights whose lengths do not fit
+//! the layout the header states.
 
 use whittle::compile::{CompileOptions, compile, load_onnx};
+use whittle::quantize::{Method, QuantizeOptions};
 use whittle::targets::Target;
 use whittle_runtime::format::{OpKind, PREAMBLE_LEN, Space, WeightLayout};
 use whittle_runtime::{AlignedBytes, Interpreter, LoadError, Model, OpFault};
@@ -20,6 +23,37 @@ fn compiled_for(target: &str) -> Vec<u8> {
         ..CompileOptions::default()
     };
     compile(&model, None, &opts).unwrap().artifact
+}
+
+/// The example quantized to int8 (float32 input and output), compiled for `target`.
+fn int8_for(target: &str) -> Vec<u8> {
+    int8_with(Target::resolve(target).unwrap()).unwrap()
+}
+
+/// The example quantized to int8, compiled for `target`.
+fn int8_with(target: Target) -> Result<Vec<u8>, whittle::error::CompileError> {
+    let model = load_onnx(&gesture()).unwrap();
+    let calibration = gesture().with_file_name("data/train.npz");
+    let x = whittle::data::read_arrays(&calibration)
+        .unwrap()
+        .into_iter()
+        .find(|(name, _)| name == "x")
+        .unwrap()
+        .1;
+    let opts = CompileOptions {
+        target,
+        quantize: Some(QuantizeOptions {
+            calibration: vec![x],
+            method: Method::Mse,
+            samples: None,
+            bias_correction: false,
+            int8_io: false,
+            keep_float: Vec::new(),
+            calibrated: None,
+        }),
+        ..CompileOptions::default()
+    };
+    Ok(compile(&model, None, &opts)?.artifact)
 }
 
 /// The model's first output for every input value drawn from `seed`, as bits.
@@ -136,4 +170,88 @@ fn weights_of_the_wrong_layout_are_refused_on_load() {
     assert_eq!(fault, OpFault::SizeMismatch);
     let fault = wrong(reference, "generic", WeightLayout::Reference, 1);
     assert_eq!(fault, OpFault::SizeMismatch);
+}
+
+#[test]
+fn widened_and_reference_int8_artifacts_compute_the_same_bits() {
+    let widened = int8_for("cortex-m4f");
+    let reference = int8_for("generic");
+    let bytes = AlignedBytes::new(&widened);
+    let model = Model::load(&bytes).unwrap();
+    assert_eq!(model.layout(), WeightLayout::Widened4);
+    let widened_ops = model
+        .ops()
+        .filter(|op| match op.kind {
+            OpKind::Conv2dI8(c) => model.layout().widens(&c.geom, c.weights),
+            _ => false,
+        })
+        .count();
+    assert!(widened_ops > 0, "no widened layer in the example");
+    assert!(widened.len() > reference.len());
+    let a = outputs(&widened, 0..64);
+    let b = outputs(&reference, 0..64);
+    assert!(a.iter().all(|o| !o.is_empty()));
+    assert_eq!(a, b);
+}
+
+#[test]
+fn export_reads_widened_weights_back_in_the_reference_layout() {
+    let graph = |artifact: &[u8]| {
+        whittle::export::export(artifact)
+            .unwrap()
+            .model
+            .graph
+            .unwrap()
+    };
+    let (widened, reference) = (graph(&int8_for("cortex-m4f")), graph(&int8_for("generic")));
+    assert!(!widened.initializer.is_empty());
+    assert_eq!(widened.initializer, reference.initializer);
+    assert_eq!(widened.node, reference.node);
+}
+
+#[test]
+fn int8_weights_of_the_wrong_layout_are_refused_on_load() {
+    let fault = |artifact, target, was, id| {
+        let artifact = with_layout(artifact, target, was, id);
+        match Model::load(&AlignedBytes::new(&artifact)) {
+            Err(LoadError::InvalidOp { fault, .. }) => fault,
+            other => panic!("{target} with layout {id}: {other:?}"),
+        }
+    };
+    // Widened weights take about twice the bytes of int8 ones.
+    let widened = int8_for("cortex-m4f");
+    let reference = int8_for("generic");
+    let wrong = fault(widened, "cortex-m4f", WeightLayout::Widened4, 0);
+    assert_eq!(wrong, OpFault::SizeMismatch);
+    let wrong = fault(reference, "generic", WeightLayout::Reference, 2);
+    assert!(
+        matches!(wrong, OpFault::SizeMismatch | OpFault::Misaligned),
+        "{wrong:?}"
+    );
+}
+
+/// A board with the DSP extension, `flash` bytes of flash and the given layout.
+fn board(layout: &str, flash: usize) -> Target {
+    Target::from_toml(&format!(
+        "name='board'\ndescription=''\ntriple='thumbv7em-none-eabihf'\nisa='armv7e-m'\n\
+         features=['dsp']\nalignment=4\nweight_layout='{layout}'\nflash_bytes={flash}\n"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn the_reference_layout_is_kept_when_widened_weights_overflow_the_flash() {
+    let reference = int8_with(board("reference", 1 << 20)).unwrap();
+    let widened = int8_with(board("widened4", 1 << 20)).unwrap();
+    let layout = |a: &[u8]| Model::load(&AlignedBytes::new(a)).unwrap().layout();
+    assert_eq!(layout(&widened), WeightLayout::Widened4);
+    assert!(widened.len() > reference.len());
+    // Room for the reference artifact only: the compiler writes that one.
+    let fallback = int8_with(board("widened4", reference.len())).unwrap();
+    assert_eq!(layout(&fallback), WeightLayout::Reference);
+    assert_eq!(fallback, reference);
+    // Room for neither: the error says by how much the smaller one is over.
+    let err = int8_with(board("widened4", reference.len() - 1)).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("1 more than"), "{text}");
 }
