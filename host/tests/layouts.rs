@@ -145,6 +145,15 @@ fn with_layout(mut artifact: Vec<u8>, target: &str, was: WeightLayout, id: u8) -
     artifact
 }
 
+/// The fault `Model::load` finds in `artifact` once its header names layout `id`.
+fn load_fault(artifact: Vec<u8>, target: &str, was: WeightLayout, id: u8) -> OpFault {
+    let artifact = with_layout(artifact, target, was, id);
+    match Model::load(&AlignedBytes::new(&artifact)) {
+        Err(LoadError::InvalidOp { fault, .. }) => fault,
+        other => panic!("{target} with layout {id}: {other:?}"),
+    }
+}
+
 #[test]
 fn an_unknown_layout_id_is_refused_on_load() {
     let packed = compiled_for("x86_64-avx2");
@@ -157,18 +166,11 @@ fn an_unknown_layout_id_is_refused_on_load() {
 fn weights_of_the_wrong_layout_are_refused_on_load() {
     // The example has layers whose channel counts are not multiples of eight, so packed and
     // reference weights differ in length: the load-time check sees the mismatch either way.
-    let wrong = |artifact, target, was, id| {
-        let artifact = with_layout(artifact, target, was, id);
-        match Model::load(&AlignedBytes::new(&artifact)) {
-            Err(LoadError::InvalidOp { fault, .. }) => fault,
-            other => panic!("{target} with layout {id}: {other:?}"),
-        }
-    };
     let packed = compiled_for("x86_64-avx2");
     let reference = compiled_for("generic");
-    let fault = wrong(packed, "x86_64-avx2", WeightLayout::Blocked8, 0);
+    let fault = load_fault(packed, "x86_64-avx2", WeightLayout::Blocked8, 0);
     assert_eq!(fault, OpFault::SizeMismatch);
-    let fault = wrong(reference, "generic", WeightLayout::Reference, 1);
+    let fault = load_fault(reference, "generic", WeightLayout::Reference, 1);
     assert_eq!(fault, OpFault::SizeMismatch);
 }
 
@@ -211,19 +213,12 @@ fn export_reads_widened_weights_back_in_the_reference_layout() {
 
 #[test]
 fn int8_weights_of_the_wrong_layout_are_refused_on_load() {
-    let fault = |artifact, target, was, id| {
-        let artifact = with_layout(artifact, target, was, id);
-        match Model::load(&AlignedBytes::new(&artifact)) {
-            Err(LoadError::InvalidOp { fault, .. }) => fault,
-            other => panic!("{target} with layout {id}: {other:?}"),
-        }
-    };
     // Widened weights take about twice the bytes of int8 ones.
     let widened = int8_for("cortex-m4f");
     let reference = int8_for("generic");
-    let wrong = fault(widened, "cortex-m4f", WeightLayout::Widened4, 0);
+    let wrong = load_fault(widened, "cortex-m4f", WeightLayout::Widened4, 0);
     assert_eq!(wrong, OpFault::SizeMismatch);
-    let wrong = fault(reference, "generic", WeightLayout::Reference, 2);
+    let wrong = load_fault(reference, "generic", WeightLayout::Reference, 2);
     assert!(
         matches!(wrong, OpFault::SizeMismatch | OpFault::Misaligned),
         "{wrong:?}"

@@ -5,10 +5,11 @@
 //! Wrapping int32 arithmetic is exact modulo 2^32, so the result has the reference's bits
 //! whatever the order of the sums. Padding reads as the zero point, whose products the
 //! hoisted term cancels, so a window that overlaps the padding needs no special case. Paths:
-//! - pointwise 1x1: four filters, arranged once ([`Dot::prepare`]), against every pixel;
+//! - pointwise 1x1: four filters, arranged once ([`Dot::prepare`]) or read as the compiler
+//!   widened them ([`conv2d_i8_widened`]), against every pixel;
 //! - depthwise: four channels at a time, contiguous in the input, all taps of a pixel;
 //! - the rest: each pixel's window gathered into one contiguous column (`im2col`), then four
-//!   filters per pass over it;
+//!   filters (arranged or widened, as above) per pass over it;
 //! - a fallback for filters longer than the column buffer (or a zero point outside int8):
 //!   window rows as contiguous runs where `dilation_w == 1` and `groups == 1`, weight sums of
 //!   the in-bounds taps computed on the fly at the borders.
