@@ -153,6 +153,23 @@ fn uncovered_geometries_are_refused() {
     }
 }
 
+/// The loader asks about geometries before checking any length: sizes whose product
+/// overflows are simply not covered.
+#[test]
+fn overflowing_geometries_are_not_covered() {
+    let huge = geom(
+        [1, 1, u32::MAX],
+        [1, 1, 8],
+        [u32::MAX, u32::MAX],
+        [1, 1],
+        [1, 1],
+        [0; 4],
+        1,
+    );
+    assert!(!widens(&huge));
+    assert!(widened_len(&huge).is_err());
+}
+
 /// The widened words follow the documented layout: per block of four channels and group of
 /// four values, each channel's lanes `(w0, w2)` then `(w1, w3)`; zeros past the filter and the
 /// last channel.

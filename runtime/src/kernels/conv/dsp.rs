@@ -309,7 +309,8 @@ impl Dot for ArmDsp {
         if words.len() < 8 * groups {
             return Portable::dot4_widened(x, words); // never: the caller checked the lengths
         }
-        // SAFETY: `4 * whole <= x.len()` bytes of `x`, `8 * whole < words.len()` words.
+        // SAFETY: `4 * whole <= x.len()` bytes of `x`, `8 * whole <= 8 * groups <=
+        // words.len()` words.
         let acc = unsafe { smlad_groups(x.as_ptr(), words.as_ptr(), whole, [0; 4]) };
         if whole == groups {
             return acc;

@@ -204,14 +204,8 @@ pub fn widens(g: &ConvGeometry) -> bool {
 /// Words of the widened weights of a convolution [`widens`] covers:
 /// `8 * ceil(out_c / 4) * ceil(filter_len / 4)`.
 pub fn widened_len(g: &ConvGeometry) -> Result<usize, LengthMismatch> {
-    if !widens(g) {
-        return Err(LengthMismatch);
-    }
-    let filter = product(&[g.kernel_h, g.kernel_w, g.in_c]).ok_or(LengthMismatch)?;
-    let blocks = g.out_c.div_ceil(4) as usize;
-    blocks
-        .checked_mul(filter.div_ceil(4))
-        .and_then(|n| n.checked_mul(8))
+    fast::widened_dims(g)
+        .and_then(|d| fast::widened_words(&d))
         .ok_or(LengthMismatch)
 }
 
@@ -301,13 +295,14 @@ pub fn conv2d_i8_widened_variant(
         [input.len(), reference_len(geom)?, output.len()],
         bias.map(<[i32]>::len),
     )?;
-    expect_len(packed.len(), Some(widened_len(geom)?))?;
+    let d = fast::widened_dims(geom).ok_or(LengthMismatch)?;
+    expect_len(packed.len(), fast::widened_words(&d))?;
     match variant {
         #[cfg(whittle_arm_dsp)]
         Variant::ArmDsp => {
-            fast::conv2d_i8_widened::<ArmDsp>(geom, q, zp, input, packed, bias, output)
+            fast::conv2d_i8_widened::<ArmDsp>(&d, q, zp, input, packed, bias, output)
         }
-        _ => fast::conv2d_i8_widened::<Portable>(geom, q, zp, input, packed, bias, output),
+        _ => fast::conv2d_i8_widened::<Portable>(&d, q, zp, input, packed, bias, output),
     }
     Ok(())
 }

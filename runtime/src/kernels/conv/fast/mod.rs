@@ -111,19 +111,32 @@ pub(crate) fn conv2d_i8<D: Dot>(
 }
 
 /// The dimensions of a convolution the widened layout covers: one group, run by the
-/// pointwise or the gathered path (not the depthwise one, nor the fallback).
+/// pointwise or the gathered path (not the depthwise one, nor the fallback). Sizes are
+/// multiplied with overflow checks: the loader asks before it has checked any length.
 pub(super) fn widened_dims(g: &ConvGeometry) -> Option<Dims> {
     let d = Dims::of(g)?;
-    let depthwise = d.is_depthwise() && d.k_h * d.k_w <= MAX_TAPS;
-    let fits = d.is_pointwise() || d.filter_len() <= COLUMN;
+    let taps = d.k_h.checked_mul(d.k_w)?;
+    let filter = taps.checked_mul(d.in_per_group)?;
+    let depthwise = d.is_depthwise() && taps <= MAX_TAPS;
+    let fits = d.is_pointwise() || filter <= COLUMN;
     (d.groups == 1 && !depthwise && fits).then_some(d)
 }
 
-/// [`super::conv2d_i8`] over widened weights ([`widened_dims`] covers `g`, `words` holds
-/// `8 * ceil(out_c / 4) * ceil(filter_len / 4)` words, `zp` is the input zero point) with the
-/// dot products of `D`; lengths were checked by the caller.
+/// Words of the widened weights of `d` (from [`widened_dims`]):
+/// `8 * ceil(out_c / 4) * ceil(filter_len / 4)`, `None` on overflow.
+pub(super) fn widened_words(d: &Dims) -> Option<usize> {
+    let filter = d.k_h.checked_mul(d.k_w)?.checked_mul(d.in_per_group)?;
+    d.out_c
+        .div_ceil(4)
+        .checked_mul(filter.div_ceil(4))?
+        .checked_mul(8)
+}
+
+/// [`super::conv2d_i8`] over widened weights (`d` from [`widened_dims`], `words` holding
+/// [`widened_words`], `zp` the input zero point) with the dot products of `D`; lengths were
+/// checked by the caller.
 pub(crate) fn conv2d_i8_widened<D: Dot>(
-    g: &ConvGeometry,
+    d: &Dims,
     q: &QuantOut<'_>,
     zp: i8,
     input: &[i8],
@@ -131,17 +144,14 @@ pub(crate) fn conv2d_i8_widened<D: Dot>(
     bias: Option<&[i32]>,
     output: &mut [i8],
 ) {
-    let Some(d) = widened_dims(g) else {
-        return; // never: the caller checked
-    };
     let filters = Widened {
         words,
         len: d.filter_len(),
     };
     if d.is_pointwise() {
-        pointwise::<D, _>(&d, q, input, &filters, bias, output);
+        pointwise::<D, _>(d, q, input, &filters, bias, output);
     } else {
-        gathered::<D, _>(&d, q, zp, input, &filters, bias, output);
+        gathered::<D, _>(d, q, zp, input, &filters, bias, output);
     }
 }
 
