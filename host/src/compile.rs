@@ -133,6 +133,11 @@ fn build(
         let need = plan.arena_bytes as u64;
         return Err(over(&format!("arena needs {need} RAM"), need, ram));
     }
+    if !crate::pack::packs_any(&program, program.layout) {
+        // Nothing to pack: the reference layout says so, and runtimes built without the
+        // target's packed kernels still load the artifact.
+        program.layout = WeightLayout::Reference;
+    }
     let write = |program: &Program| {
         crate::artifact::write(program, &plan, &target.name).map_err(CompileError::Options)
     };

@@ -60,6 +60,15 @@ pub fn packed(program: &Program) -> Result<Packed<'_>, String> {
     Ok(Packed { weights, kinds })
 }
 
+/// Whether `layout` packs the weights of any of `program`'s operators; an artifact where it
+/// packs none is written in the reference layout, which every runtime build loads.
+pub fn packs_any(program: &Program, layout: WeightLayout) -> bool {
+    program
+        .ops
+        .iter()
+        .any(|op| packable_weights(&op.kind, layout).is_some())
+}
+
 /// Per blob entry, how many references are not the weights of a packable operator.
 fn other_uses(program: &Program) -> HashMap<usize, usize> {
     let mut uses: HashMap<usize, usize> = HashMap::new();

@@ -4,7 +4,8 @@
 //! convolution weights) and for `generic` gives the same output bits. Each packed artifact says
 //! so in its header, `export-onnx` reads its weights back in the reference layout, a layout id
 //! the runtime does not know is refused on load, and so are weights whose lengths do not fit
-//! the layout the header states.
+//! the layout the header states. A model the layout packs nothing of is written in the
+//! reference layout.
 
 use whittle::compile::{CompileOptions, compile, load_onnx};
 use whittle::quantize::{Method, QuantizeOptions};
@@ -249,4 +250,16 @@ fn the_reference_layout_is_kept_when_widened_weights_overflow_the_flash() {
     let err = int8_with(board("widened4", reference.len() - 1)).unwrap_err();
     let text = err.to_string();
     assert!(text.contains("1 more than"), "{text}");
+}
+
+#[test]
+fn a_model_the_target_layout_packs_nothing_of_is_written_in_the_reference_layout() {
+    // `widened4` covers int8 convolutions only: the float example keeps the reference
+    // layout, so a runtime built without the DSP kernels loads it too.
+    let float = compiled_for("cortex-m4f");
+    let model_layout = Model::load(&AlignedBytes::new(&float)).unwrap().layout();
+    assert_eq!(model_layout, WeightLayout::Reference);
+    let int8 = int8_for("cortex-m4f");
+    let model_layout = Model::load(&AlignedBytes::new(&int8)).unwrap().layout();
+    assert_eq!(model_layout, WeightLayout::Widened4);
 }

@@ -203,11 +203,17 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     if sparse > 0 {
         out!("  sparse weights: {sparse} op(s) (whittle inspect lists them)");
     }
-    if compiled.program.layout != opts.target.layout() {
+    let target_layout = opts.target.layout();
+    if compiled.program.layout != target_layout {
+        let why = if whittle::pack::packs_any(&compiled.program, target_layout) {
+            "would not fit its flash"
+        } else {
+            "packs no operator of this model"
+        };
         out!(
-            "  weight layout: {} (the target's {} would not fit its flash)",
+            "  weight layout: {} (the target's {} {why})",
             compiled.program.layout.name(),
-            opts.target.layout().name()
+            target_layout.name()
         );
     }
     for node in &compiled.float_nodes {
