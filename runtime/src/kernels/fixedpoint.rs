@@ -125,6 +125,97 @@ impl ChannelRequant {
     }
 }
 
+/// The requantizations of four output channels, for kernels that finish four accumulators at
+/// once. When all four take [`ChannelRequant`]'s high-word path and the activation range is
+/// all of int8 (multipliers below 1/2 and no clamp but int8's: what most int8 layers have),
+/// each output is a high-word multiply-add, a shift and a saturation, with no branch on the
+/// channel's parameters; otherwise each channel's [`ChannelRequant::apply`]. Same bits as
+/// [`requantize`].
+#[derive(Debug, Clone, Copy)]
+pub struct Requant4(Four);
+
+/// Either form, not both: the kernels keep one of these on the stack per block of channels.
+#[derive(Debug, Clone, Copy)]
+enum Four {
+    High([HighWord; 4]),
+    Each([ChannelRequant; 4]),
+}
+
+/// One channel on the high-word path with int8's whole range (see [`ChannelRequant`]):
+/// `clamp((((acc * multiplier) >> 32) + offset) >> shift)`. The field order is what an
+/// assembly loop loads (`LDM`: multiplier, offset, shift).
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C)]
+pub(crate) struct HighWord {
+    multiplier: i32,
+    offset: i32,
+    /// `1..=30`.
+    shift: u32,
+}
+
+impl HighWord {
+    #[inline(always)]
+    fn apply(&self, acc: i32) -> i8 {
+        let high = ((i64::from(acc) * i64::from(self.multiplier)) >> 32) as i32;
+        clamp_i8(
+            high.wrapping_add(self.offset) >> (self.shift & 31),
+            i8::MIN,
+            i8::MAX,
+        )
+    }
+}
+
+impl Requant4 {
+    /// The requantizations of `channels` (any channels when `q` is per tensor).
+    pub fn new(q: &super::conv::QuantOut<'_>, channels: [usize; 4]) -> Self {
+        let each = channels.map(|c| ChannelRequant::new(q, c));
+        if each.iter().all(|r| r.high && r.saturate) {
+            Self(Four::High(each.map(|r| HighWord {
+                multiplier: r.multiplier,
+                offset: r.offset,
+                shift: r.shift,
+            })))
+        } else {
+            Self(Four::Each(each))
+        }
+    }
+
+    /// The four channels' high-word forms, when all four have one.
+    #[inline(always)]
+    #[cfg_attr(not(whittle_arm_dsp), allow(dead_code))]
+    pub(crate) fn high_words(&self) -> Option<&[HighWord; 4]> {
+        match &self.0 {
+            Four::High(high) => Some(high),
+            Four::Each(_) => None,
+        }
+    }
+
+    /// Writes `requantize(acc[k], q, channels[k])` to `out[k]` for every `k < out.len()` (at
+    /// most four).
+    #[inline(always)]
+    pub fn store(&self, out: &mut [i8], [a0, a1, a2, a3]: [i32; 4]) {
+        let acc = [a0, a1, a2, a3];
+        match (&self.0, out) {
+            (Four::High([h0, h1, h2, h3]), [y0, y1, y2, y3]) => {
+                *y0 = h0.apply(a0);
+                *y1 = h1.apply(a1);
+                *y2 = h2.apply(a2);
+                *y3 = h3.apply(a3);
+            }
+            (Four::High(high), out) => {
+                for ((y, a), h) in out.iter_mut().zip(acc).zip(high) {
+                    *y = h.apply(a);
+                }
+            }
+            (Four::Each(each), out) => {
+                for ((y, a), r) in out.iter_mut().zip(acc).zip(each) {
+                    *y = r.apply(a);
+                }
+            }
+        }
+    }
+}
+
 /// Clamps to `lo..=hi` without panicking when `lo > hi` (the result is then `hi`).
 #[inline(always)]
 pub fn clamp_i8(v: i32, lo: i8, hi: i8) -> i8 {
@@ -163,6 +254,51 @@ mod tests {
             multiply_by_quantized_multiplier(i32::MAX, i32::MAX, 30)
         );
         let _ = multiply_by_quantized_multiplier(i32::MIN, i32::MIN, -128);
+    }
+
+    #[test]
+    fn four_channels_requantize_like_each_channel() {
+        // Per-channel multipliers and shifts: all four on the high-word path (the branch-free
+        // store), or one of them not, with the full int8 range or a narrower one.
+        let high = [
+            (1 << 30, -2i8),
+            (i32::MAX, -3),
+            ((1 << 30) + 77, -20),
+            (1 << 30, -9),
+        ];
+        let mut mixed = high;
+        mixed[2] = (3 << 29, 1);
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as i32
+        };
+        for params in [high, mixed] {
+            for (zp, act) in [(-128, (-128i8, 127i8)), (5, (-128, 127)), (-128, (-128, 6))] {
+                let multipliers = params.map(|p| p.0);
+                let shifts = params.map(|p| p.1);
+                let q = crate::kernels::conv::QuantOut {
+                    input_zp: 0,
+                    output_zp: zp,
+                    multipliers: &multipliers,
+                    shifts: &shifts,
+                    act_min: act.0,
+                    act_max: act.1,
+                };
+                let four = Requant4::new(&q, [0, 1, 2, 3]);
+                let fast = params == high && act == (i8::MIN, i8::MAX);
+                assert_eq!(matches!(four.0, Four::High(_)), fast);
+                for round in 0..2000 {
+                    let acc = [0; 4].map(|_| next() >> (round % 24));
+                    let mut out = [0i8; 4];
+                    four.store(&mut out, acc);
+                    let expected = [0, 1, 2, 3].map(|c| requantize(acc[c], &q, c));
+                    assert_eq!(out, expected, "{acc:?} {params:?} {zp} {act:?}");
+                }
+            }
+        }
     }
 
     #[test]
@@ -210,12 +346,16 @@ mod tests {
                         act_max: act.1,
                     };
                     let prepared = ChannelRequant::new(&q, 0);
+                    let four = Requant4::new(&q, [0; 4]);
                     for &acc in &accs {
-                        assert_eq!(
-                            prepared.apply(acc),
-                            requantize(acc, &q, 0),
-                            "{acc} {m} {shift}"
-                        );
+                        let expected = requantize(acc, &q, 0);
+                        assert_eq!(prepared.apply(acc), expected, "{acc} {m} {shift}");
+                        for len in 0..=4 {
+                            let mut out = [0i8; 4];
+                            four.store(&mut out[..len], [acc; 4]);
+                            assert!(out[..len].iter().all(|&y| y == expected), "{len}");
+                            assert!(out[len..].iter().all(|&y| y == 0), "{len}");
+                        }
                     }
                 }
             }

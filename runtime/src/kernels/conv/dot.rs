@@ -83,6 +83,85 @@ pub(crate) trait Dot {
             Self::mac_lanes(acc, load4(input, base.wrapping_add(tap.offset)), tap.lanes)
         })
     }
+
+    /// [`Dot::mac_window`] from `start` over every window of `rect` (the taps at most `reach`
+    /// from each base), each requantized by `requants` into four outputs. Returns whether it
+    /// did: a variant without such a loop, or one that cannot take these operands, writes
+    /// nothing and returns `false`, and the caller runs the windows one at a time.
+    #[inline(always)]
+    fn mac_rectangle(
+        start: [i32; 4],
+        input: &[i8],
+        reach: usize,
+        taps: &[Tap],
+        rect: &Rectangle,
+        requants: &crate::kernels::fixedpoint::Requant4,
+        output: &mut [i8],
+    ) -> bool {
+        let _ = (start, input, reach, taps, rect, requants, output);
+        false
+    }
+
+    /// For every row of `run`, `start` plus [`Dot::dot4_widened`] of the row and one block of
+    /// widened `words`, requantized by `requants` into four outputs. Returns whether it did;
+    /// otherwise, having written nothing, the caller runs the rows one at a time.
+    #[inline(always)]
+    fn dot4_widened_rows(
+        start: [i32; 4],
+        x: &[i8],
+        words: &[u32],
+        run: &RowRun,
+        requants: &crate::kernels::fixedpoint::Requant4,
+        output: &mut [i8],
+    ) -> bool {
+        let _ = (start, x, words, run, requants, output);
+        false
+    }
+
+    /// [`Dot::dot4_widened_rows`] with [`Dot::dot4_prepared`] rows.
+    #[inline(always)]
+    fn dot4_prepared_rows(
+        start: [i32; 4],
+        x: &[i8],
+        rows: &Self::Rows<'_>,
+        run: &RowRun,
+        requants: &crate::kernels::fixedpoint::Requant4,
+        output: &mut [i8],
+    ) -> bool {
+        let _ = (start, x, rows, run, requants, output);
+        false
+    }
+}
+
+/// A rectangle of depthwise output pixels whose windows share one tap table, for
+/// [`Dot::mac_rectangle`]: indices into the input (of each window's first tap inside it, for
+/// the first of four channels) and into the output, and how they move from pixel to pixel.
+#[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(whittle_arm_dsp), allow(dead_code))]
+pub(crate) struct Rectangle {
+    /// Rows and columns of output pixels, each at least one.
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+    /// The first pixel's window base in the input, and its step along a row and down a column.
+    pub(crate) base: usize,
+    pub(crate) step: usize,
+    pub(crate) row_pitch: usize,
+    /// The first pixel's first output, and its step along a row and down a column.
+    pub(crate) out: usize,
+    pub(crate) out_step: usize,
+    pub(crate) out_row_pitch: usize,
+}
+
+/// Consecutive input rows, each `len` values, for [`Dot::dot4_widened_rows`] and
+/// [`Dot::dot4_prepared_rows`]: row `r` starts at `r * len` and its four outputs at `out + r *
+/// out_step`.
+#[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(whittle_arm_dsp), allow(dead_code))]
+pub(crate) struct RowRun {
+    pub(crate) rows: usize,
+    pub(crate) len: usize,
+    pub(crate) out: usize,
+    pub(crate) out_step: usize,
 }
 
 /// One tap of a depthwise window for four channels: where it reads, relative to the window's

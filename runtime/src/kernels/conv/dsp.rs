@@ -10,8 +10,12 @@
 //! flag, which nothing reads), and the 16-bit products of int8 values are exact.
 #![allow(unsafe_code)]
 
-use super::dot::{Dot, Portable, Tap};
+use super::dot::{Dot, Portable, Rectangle, RowRun, Tap};
+use crate::kernels::fixedpoint::Requant4;
 use core::arch::asm;
+
+mod rectangle;
+mod rows;
 
 /// The DSP-extension dot products.
 pub(crate) struct ArmDsp;
@@ -399,6 +403,49 @@ impl Dot for ArmDsp {
         }
         let _ = (tp, n);
         [a0, a1, a2, a3]
+    }
+
+    #[inline(always)]
+    fn mac_rectangle(
+        start: [i32; 4],
+        input: &[i8],
+        reach: usize,
+        taps: &[Tap],
+        rect: &Rectangle,
+        requants: &Requant4,
+        output: &mut [i8],
+    ) -> bool {
+        rectangle::mac_rectangle(start, input, reach, taps, rect, requants, output)
+    }
+
+    #[inline(always)]
+    fn dot4_widened_rows(
+        start: [i32; 4],
+        x: &[i8],
+        words: &[u32],
+        run: &RowRun,
+        requants: &Requant4,
+        output: &mut [i8],
+    ) -> bool {
+        rows::dot4_widened_rows(start, x, words, run, requants, output)
+    }
+
+    #[inline(always)]
+    fn dot4_prepared_rows(
+        start: [i32; 4],
+        x: &[i8],
+        rows: &Rows<'_>,
+        run: &RowRun,
+        requants: &Requant4,
+        output: &mut [i8],
+    ) -> bool {
+        // Rows without tails are widened words like the compiler's.
+        match rows {
+            Rows::Widened { words, tails } if tails.iter().all(|t| t.is_empty()) => {
+                rows::dot4_widened_rows(start, x, words, run, requants, output)
+            }
+            _ => false,
+        }
     }
 
     #[inline(always)]

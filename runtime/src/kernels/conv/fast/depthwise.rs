@@ -7,12 +7,13 @@
 //! (the interior, each edge, each corner): one table per rectangle, each window's position
 //! following from the strides. The taps in the padding read the zero point, whose products,
 //! computed once per table, are added to the accumulators' start (`bias - zp * sum w`), which
-//! cancels them, exactly as the reference skips those taps.
+//! cancels them, exactly as the reference skips those taps. A variant may run a whole
+//! rectangle in one loop ([`Dot::mac_rectangle`]); otherwise its windows run one by one.
 
 use super::super::QuantOut;
-use super::super::dot::{Dot, Tap, widen};
+use super::super::dot::{Dot, Rectangle, Tap, widen};
 use super::{Dims, MAX_TAPS, Rows, Taps, offsets_of, run, store};
-use crate::kernels::fixedpoint::ChannelRequant;
+use crate::kernels::fixedpoint::Requant4;
 
 /// A depthwise convolution with at most [`MAX_TAPS`] taps and an int8 input zero point.
 // Not inlined: each path keeps its own stack frame (see `conv2d_i8`).
@@ -44,7 +45,7 @@ pub(super) fn depthwise<D: Dot>(
             *l = widen(filters.map(|f| f.get(t).copied().unwrap_or(0)));
         }
         let start = offsets_of::<D, _>(q, bias, channels, &Rows { weights, len: taps });
-        let requants = channels.map(|c| ChannelRequant::new(q, c));
+        let requants = Requant4::new(q, channels);
         for n in 0..d.batch {
             let mut rows = Run::from(0, d.out_h, rows_at);
             while let Some(ys) = rows {
@@ -74,7 +75,34 @@ pub(super) fn depthwise<D: Dot>(
                         }
                     }
                     let inside = table.get(..used).unwrap_or(&[]);
-                    for oy in ys.outs.clone() {
+                    let (rows, cols) = (ys.outs.len(), xs.outs.len());
+                    let rect = Rectangle {
+                        rows,
+                        cols,
+                        base: (n * d.in_h)
+                            .wrapping_add(ys.taps.first)
+                            .wrapping_mul(d.in_w)
+                            .wrapping_add(xs.taps.first)
+                            .wrapping_mul(d.in_c)
+                            .wrapping_add(first),
+                        step: d.s_w.wrapping_mul(d.in_c),
+                        row_pitch: d.s_h.wrapping_mul(d.in_w).wrapping_mul(d.in_c),
+                        out: ((n * d.out_h + ys.outs.start) * d.out_w + xs.outs.start) * d.out_c
+                            + first,
+                        out_step: d.out_c,
+                        out_row_pitch: d.out_w * d.out_c,
+                    };
+                    let whole = count == 4
+                        && D::mac_rectangle(
+                            window_start,
+                            input,
+                            reach,
+                            inside,
+                            &rect,
+                            &requants,
+                            output,
+                        );
+                    for oy in ys.outs.clone().filter(|_| !whole) {
                         // Within a run the first tap inside moves by the stride.
                         let iy = ys.taps.first.wrapping_add((oy - ys.outs.start) * d.s_h);
                         let row = (n * d.in_h).wrapping_add(iy).wrapping_mul(d.in_w);

@@ -2,9 +2,10 @@
 //! arranged per block of four channels on the stack ([`Dot::prepare`]), or words the compiler
 //! widened ahead of time ([`WeightLayout::Widened4`](crate::format::WeightLayout::Widened4)).
 
-use super::super::dot::Dot;
+use super::super::dot::{Dot, RowRun};
 use super::run;
 use crate::kernels::chunks;
+use crate::kernels::fixedpoint::Requant4;
 
 /// The filters of one convolution, each `len` values long.
 pub(super) trait Filters<D: Dot> {
@@ -25,6 +26,17 @@ pub(super) trait Filters<D: Dot> {
 
     /// `sum x[i] * w[k][i]` for the four filters of `block`, wrapping.
     fn dot4(x: &[i8], block: &Self::Block<'_>) -> [i32; 4];
+
+    /// Every row of `run` through [`Filters::dot4`], requantized from `start` into `output`,
+    /// when `D` has a loop for it ([`Dot::dot4_widened_rows`]); whether it ran.
+    fn dot4_rows(
+        start: [i32; 4],
+        x: &[i8],
+        block: &Self::Block<'_>,
+        run: &RowRun,
+        requants: &Requant4,
+        output: &mut [i8],
+    ) -> bool;
 }
 
 /// Reference rows: `[out_c][len]` int8 values.
@@ -56,6 +68,18 @@ impl<D: Dot> Filters<D> for Rows<'_> {
     #[inline(always)]
     fn dot4(x: &[i8], rows: &D::Rows<'_>) -> [i32; 4] {
         D::dot4_prepared(x, rows)
+    }
+
+    #[inline(always)]
+    fn dot4_rows(
+        start: [i32; 4],
+        x: &[i8],
+        rows: &D::Rows<'_>,
+        run: &RowRun,
+        requants: &Requant4,
+        output: &mut [i8],
+    ) -> bool {
+        D::dot4_prepared_rows(start, x, rows, run, requants, output)
     }
 }
 
@@ -101,5 +125,17 @@ impl<D: Dot> Filters<D> for Widened<'_> {
     #[inline(always)]
     fn dot4(x: &[i8], words: &&[u32]) -> [i32; 4] {
         D::dot4_widened(x, words)
+    }
+
+    #[inline(always)]
+    fn dot4_rows(
+        start: [i32; 4],
+        x: &[i8],
+        words: &&[u32],
+        run: &RowRun,
+        requants: &Requant4,
+        output: &mut [i8],
+    ) -> bool {
+        D::dot4_widened_rows(start, x, words, run, requants, output)
     }
 }

@@ -17,7 +17,7 @@
 use super::QuantOut;
 use super::dot::Dot;
 use crate::format::ConvGeometry;
-use crate::kernels::fixedpoint::{ChannelRequant, requantize};
+use crate::kernels::fixedpoint::{Requant4, requantize};
 
 /// Output channels whose requantization and weight sums are prepared at once (on the stack).
 const BLOCK: usize = 16;
@@ -181,12 +181,8 @@ fn add4([a0, a1, a2, a3]: [i32; 4], [b0, b1, b2, b3]: [i32; 4]) -> [i32; 4] {
     ]
 }
 
-/// Writes `count` requantized accumulators to `out` from `at` (`requants` holds at least
-/// `count`).
+/// Writes the first `count` accumulators, requantized, to `out` from `at`.
 #[inline(always)]
-fn store(out: &mut [i8], at: usize, count: usize, acc: [i32; 4], requants: &[ChannelRequant]) {
-    let out = out.get_mut(at..at + count).unwrap_or(&mut []);
-    for ((y, a), r) in out.iter_mut().zip(acc).zip(requants) {
-        *y = r.apply(a);
-    }
+fn store(out: &mut [i8], at: usize, count: usize, acc: [i32; 4], requants: &Requant4) {
+    requants.store(out.get_mut(at..at + count).unwrap_or(&mut []), acc);
 }

@@ -1,10 +1,10 @@
 //! 1x1 stride-1 convolutions: output pixels are input pixels.
 
 use super::super::QuantOut;
-use super::super::dot::Dot;
+use super::super::dot::{Dot, RowRun};
 use super::filters::Filters;
 use super::{Dims, add4, offsets_of, store};
-use crate::kernels::fixedpoint::ChannelRequant;
+use crate::kernels::fixedpoint::Requant4;
 use crate::kernels::{chunks, chunks_mut};
 
 /// 1x1 stride 1: four filters at a time, ready once, against every pixel.
@@ -23,8 +23,17 @@ pub(super) fn pointwise<D: Dot, F: Filters<D>>(
         let count = (d.out_c - first).min(4);
         let channels = [0, 1, 2, 3].map(|k| first + k.min(count - 1));
         let start = offsets_of::<D, F>(q, bias, channels, filters);
-        let requants = channels.map(|c| ChannelRequant::new(q, c));
+        let requants = Requant4::new(q, channels);
         let block = filters.block(channels, &mut scratch);
+        let run = RowRun {
+            rows: d.batch * d.in_h * d.in_w,
+            len: d.in_c,
+            out: first,
+            out_step: d.out_c,
+        };
+        if count == 4 && F::dot4_rows(start, input, &block, &run, &requants, output) {
+            continue;
+        }
         let pixels = chunks(input, d.in_c).zip(chunks_mut(output, d.out_c));
         for (x, y) in pixels {
             let dots = F::dot4(x, &block);

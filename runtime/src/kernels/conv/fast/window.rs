@@ -1,10 +1,10 @@
 //! Convolutions over gathered windows: any geometry, any number of groups.
 
 use super::super::QuantOut;
-use super::super::dot::Dot;
+use super::super::dot::{Dot, RowRun};
 use super::filters::{Filters, Rows};
 use super::{BLOCK, COLUMN, Dims, Taps, add4, filter_sums, finish, run, start_of, store};
-use crate::kernels::fixedpoint::ChannelRequant;
+use crate::kernels::fixedpoint::Requant4;
 use crate::kernels::{chunks, chunks_mut};
 use core::num::NonZeroUsize;
 
@@ -71,8 +71,17 @@ pub(super) fn gathered<D: Dot, F: Filters<D>>(
                         let sum = sums.get(i).copied().unwrap_or(0);
                         start_of(q, bias, first_channel + i, sum)
                     });
-                    let requants = channels.map(|c| ChannelRequant::new(q, c));
+                    let requants = Requant4::new(q, channels);
                     let rows = filters.block(channels, &mut scratch);
+                    let run = RowRun {
+                        rows: in_block,
+                        len: filter,
+                        out: block * d.out_c + first_channel + sub,
+                        out_step: d.out_c,
+                    };
+                    if count == 4 && F::dot4_rows(start, &windows, &rows, &run, &requants, output) {
+                        continue;
+                    }
                     let columns = chunks(&windows, filter).take(in_block);
                     for (pixel, column) in (block..).zip(columns) {
                         let acc = add4(start, F::dot4(column, &rows));
