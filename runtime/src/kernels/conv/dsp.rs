@@ -14,6 +14,61 @@ use super::dot::{Dot, Portable, Rectangle, RowRun, Tap};
 use crate::kernels::fixedpoint::Requant4;
 use core::arch::asm;
 
+/// Assembly text shared by the whole-layer loops: requantizes r0..r3 on the high-word path,
+/// each channel's multiplier, offset and shift read from r12 onwards (`LDM` into r4, r5, r8;
+/// r12 ends past the third channel's), and stores them as four bytes at lr.
+macro_rules! requantize_and_store_r0_to_r3 {
+    () => {
+        concat!(
+            "ldm r12!, {{r4, r5, r8}}\n",
+            "smmla r0, r0, r4, r5\n",
+            "asr r0, r0, r8\n",
+            "ssat r0, #8, r0\n",
+            "strb r0, [lr]\n",
+            "ldm r12!, {{r4, r5, r8}}\n",
+            "smmla r1, r1, r4, r5\n",
+            "asr r1, r1, r8\n",
+            "ssat r1, #8, r1\n",
+            "strb r1, [lr, #1]\n",
+            "ldm r12!, {{r4, r5, r8}}\n",
+            "smmla r2, r2, r4, r5\n",
+            "asr r2, r2, r8\n",
+            "ssat r2, #8, r2\n",
+            "strb r2, [lr, #2]\n",
+            "ldm r12, {{r4, r5, r8}}\n",
+            "smmla r3, r3, r4, r5\n",
+            "asr r3, r3, r8\n",
+            "ssat r3, #8, r3\n",
+            "strb r3, [lr, #3]\n",
+        )
+    };
+}
+
+/// Assembly text: one group of four input values at lr (lr moves past them) against four
+/// filters' widened words at r11 (r11 moves past their eight words), summed into r0..r3 by
+/// `SMLAD`; uses r4, r5, r8, r10.
+macro_rules! smlad_group_into_r0_to_r3 {
+    () => {
+        concat!(
+            "ldr r4, [lr], #4\n",
+            "sxtb16 r5, r4\n",
+            "sxtb16 r4, r4, ror #8\n",
+            "ldrd r8, r10, [r11], #8\n",
+            "smlad r0, r5, r8, r0\n",
+            "smlad r0, r4, r10, r0\n",
+            "ldrd r8, r10, [r11], #8\n",
+            "smlad r1, r5, r8, r1\n",
+            "smlad r1, r4, r10, r1\n",
+            "ldrd r8, r10, [r11], #8\n",
+            "smlad r2, r5, r8, r2\n",
+            "smlad r2, r4, r10, r2\n",
+            "ldrd r8, r10, [r11], #8\n",
+            "smlad r3, r5, r8, r3\n",
+            "smlad r3, r4, r10, r3\n",
+        )
+    };
+}
+
 mod rectangle;
 mod rows;
 
