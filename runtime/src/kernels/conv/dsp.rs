@@ -45,26 +45,24 @@ macro_rules! requantize_and_store_r0_to_r3 {
 }
 
 /// Assembly text: one group of four input values at lr (lr moves past them) against four
-/// filters' widened words at r11 (r11 moves past their eight words), summed into r0..r3 by
-/// `SMLAD`; uses r4, r5, r8, r10.
+/// filters' widened words at r11 (r11 moves past their eight words, loaded four at a time),
+/// summed into r0..r3 by `SMLAD`; uses r4, r5, r8, r9, r10, r12.
 macro_rules! smlad_group_into_r0_to_r3 {
     () => {
         concat!(
             "ldr r4, [lr], #4\n",
             "sxtb16 r5, r4\n",
             "sxtb16 r4, r4, ror #8\n",
-            "ldrd r8, r10, [r11], #8\n",
+            "ldm r11!, {{r8, r9, r10, r12}}\n",
             "smlad r0, r5, r8, r0\n",
-            "smlad r0, r4, r10, r0\n",
-            "ldrd r8, r10, [r11], #8\n",
-            "smlad r1, r5, r8, r1\n",
-            "smlad r1, r4, r10, r1\n",
-            "ldrd r8, r10, [r11], #8\n",
+            "smlad r0, r4, r9, r0\n",
+            "smlad r1, r5, r10, r1\n",
+            "smlad r1, r4, r12, r1\n",
+            "ldm r11!, {{r8, r9, r10, r12}}\n",
             "smlad r2, r5, r8, r2\n",
-            "smlad r2, r4, r10, r2\n",
-            "ldrd r8, r10, [r11], #8\n",
-            "smlad r3, r5, r8, r3\n",
-            "smlad r3, r4, r10, r3\n",
+            "smlad r2, r4, r9, r2\n",
+            "smlad r3, r5, r10, r3\n",
+            "smlad r3, r4, r12, r3\n",
         )
     };
 }

@@ -90,13 +90,13 @@ pub(super) fn mac_rectangle(
         windows,
     };
     // Per window: the start into r0..r3; per tap (r11 walks the table, r12 counts, lr is the
-    // base) its offset, the four input values there, its widened weights, two widenings and
-    // four 16x16 multiply-accumulates; then per channel its multiplier, offset and shift
+    // base) its offset and widened weights (one LDM), the four input values there, two
+    // widenings and four 16x16 multiply-accumulates; then per channel its multiplier, offset and shift
     // (LDM into r4, r5, r8), SMMLA (the high word of the product plus the offset), ASR, SSAT
     // and a byte store; then the next window, moving to the next row after `cols` of them.
     // r11 holds the state between windows and is kept on the stack during the taps.
     // SAFETY: `state` outlives the block and r11 points at it; the table has `taps > 0`
-    // entries of 12 word-aligned bytes (as LDRD needs). Every window's base is at most the
+    // entries of 12 word-aligned bytes (as LDM needs). Every window's base is at most the
     // last one's, whose `base + reach + 4 <= input.len()` was checked above, and every tap
     // reads one word at `base + offset` with `offset <= reach` (the caller's promise);
     // likewise every window writes four bytes at an output at most the last one's, which has
@@ -112,9 +112,8 @@ pub(super) fn mac_rectangle(
             "push {{r11}}",
             "ldr r11, [r11, #{table}]",
             "3:",
-            "ldr r4, [r11], #4",
+            "ldm r11!, {{r4, r8, r10}}",
             "ldr r4, [lr, r4]",
-            "ldrd r8, r10, [r11], #8",
             "sxtb16 r5, r4",
             "sxtb16 r4, r4, ror #8",
             "smlabb r0, r5, r8, r0",

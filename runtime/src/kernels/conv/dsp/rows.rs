@@ -18,8 +18,8 @@ struct State {
     start: [i32; 4],
     requants: [HighWord; 4],
     words: *const u32,
-    /// Pairs of groups of four values per row.
-    pairs: usize,
+    /// Bytes per row, a multiple of eight.
+    len: usize,
     /// The current row and its first output.
     x: *const i8,
     out: *mut i8,
@@ -59,21 +59,21 @@ pub(super) fn dot4_widened_rows(
         start,
         requants: *high,
         words: words.as_ptr(),
-        pairs: run.len / 8,
+        len: run.len,
         x: x.as_ptr(),
         out: output.as_mut_ptr().wrapping_add(run.out),
         out_step: run.out_step,
         rows: run.rows,
     };
-    // Per row: the start into r0..r3; per two groups of four values (lr walks the row, r11
-    // the words, r12 counts) one load of four values, two widenings, four double-word loads
-    // of widened weights and eight SMLADs, twice; then per channel its multiplier, offset and
-    // shift (LDM into r4, r5, r8), SMMLA, ASR, SSAT and a byte store. r11 holds the state
-    // between rows and is kept on the stack during the sums.
+    // Per row: the start into r0..r3; per two groups of four values (lr walks the row up to
+    // its end, kept on the stack; r11 walks the words) one load of four values, two
+    // widenings, two four-word loads of widened weights and eight SMLADs, twice; then per
+    // channel its multiplier, offset and shift (LDM into r4, r5, r8), SMMLA, ASR, SSAT and a
+    // byte store. r11 holds the state between rows and is kept on the stack during the sums.
     // SAFETY: `state` outlives the block and r11 points at it. Row `r` reads `x[r * len..][..
     // len]`, inside `x` (`rows * len <= x.len()`), and the `2 * len` words of the block
-    // (word-aligned, as LDRD needs; `2 * len <= words.len()`); it writes four bytes at `out +
-    // r * out_step`, inside `output` (checked above for the last row). The pushed word is
+    // (word-aligned, as LDM needs; `2 * len <= words.len()`); it writes four bytes at `out +
+    // r * out_step`, inside `output` (checked above for the last row). The pushed words are
     // popped before the row's stores. Writes only `output`, `state` and the named registers;
     // r11 ends as it began. SMLAD and SSAT may set the Q flag, which nothing reads.
     unsafe {
@@ -81,15 +81,17 @@ pub(super) fn dot4_widened_rows(
             "2:",
             "ldm r11, {{r0, r1, r2, r3}}",
             "ldr lr, [r11, #{x}]",
-            "ldr r12, [r11, #{pairs}]",
-            "push {{r11}}",
+            "ldr r4, [r11, #{len}]",
+            "add r4, lr, r4",
+            "push {{r4, r11}}",
             "ldr r11, [r11, #{words}]",
             "3:",
             smlad_group_into_r0_to_r3!(),
             smlad_group_into_r0_to_r3!(),
-            "subs r12, r12, #1",
+            "ldr r4, [sp]",
+            "cmp lr, r4",
             "bne 3b",
-            "pop {{r11}}",
+            "pop {{r4, r11}}",
             "str lr, [r11, #{x}]",
             "ldr lr, [r11, #{out}]",
             "add r12, r11, #{requants}",
@@ -102,7 +104,7 @@ pub(super) fn dot4_widened_rows(
             "str r0, [r11, #{rows}]",
             "bne 2b",
             x = const offset_of!(State, x),
-            pairs = const offset_of!(State, pairs),
+            len = const offset_of!(State, len),
             words = const offset_of!(State, words),
             out = const offset_of!(State, out),
             requants = const offset_of!(State, requants),
@@ -116,6 +118,7 @@ pub(super) fn dot4_widened_rows(
             out("r4") _,
             out("r5") _,
             out("r8") _,
+            out("r9") _,
             out("r10") _,
             out("r12") _,
             out("lr") _,
