@@ -102,6 +102,7 @@ pub(super) fn depthwise<D: Dot>(
                             &requants,
                             output,
                         );
+                    // Window by window, unless the variant ran the whole rectangle.
                     for oy in ys.outs.clone().filter(|_| !whole) {
                         // Within a run the first tap inside moves by the stride.
                         let iy = ys.taps.first.wrapping_add((oy - ys.outs.start) * d.s_h);
