@@ -5,14 +5,15 @@
 //! [`Dot::mac_window`]. The table depends only on which taps of the window lie inside the
 //! input, so the output is visited in rectangles whose windows all have the same such taps
 //! (the interior, each edge, each corner): one table per rectangle, each window's position
-//! following from the strides. The taps in the padding read the zero point, whose products,
-//! computed once per table, are added to the accumulators' start (`bias - zp * sum w`), which
+//! following from the strides. The taps in the padding read the zero point, whose products
+//! (those of every tap, computed once per block of channels, less those of the taps inside,
+//! computed with the table) are added to the accumulators' start (`bias - zp * sum w`), which
 //! cancels them, exactly as the reference skips those taps. A variant may run a whole
 //! rectangle in one loop ([`Dot::mac_rectangle`]); otherwise its windows run one by one.
 
 use super::super::QuantOut;
 use super::super::dot::{Dot, Rectangle, Tap, widen};
-use super::{Dims, MAX_TAPS, Rows, Taps, offsets_of, run, store};
+use super::{Dims, MAX_TAPS, Rows, Taps, add4, offsets_of, run, store, sub4};
 use crate::kernels::fixedpoint::Requant4;
 
 /// A depthwise convolution with at most [`MAX_TAPS`] taps and an int8 input zero point.
@@ -45,28 +46,26 @@ pub(super) fn depthwise<D: Dot>(
             *l = widen(filters.map(|f| f.get(t).copied().unwrap_or(0)));
         }
         let start = offsets_of::<D, _>(q, bias, channels, &Rows { weights, len: taps });
+        // What every tap read as the zero point adds: a window's taps in the padding add this
+        // minus what its taps inside the input would.
+        let padded = lanes
+            .iter()
+            .fold([0; 4], |acc, &w| D::mac_lanes(acc, padding, w));
         let requants = Requant4::new(q, channels);
         for n in 0..d.batch {
             let mut rows = Run::from(0, d.out_h, rows_at);
             while let Some(ys) = rows {
                 let mut columns = Run::from(0, d.out_w, columns_at);
                 while let Some(xs) = columns {
-                    // One table for the whole rectangle of windows.
-                    let (mut used, mut reach, mut window_start) = (0, 0, start);
-                    let mut t = 0;
-                    for ky in 0..d.k_h {
-                        for kx in 0..d.k_w {
-                            let w = lanes.get(t).copied().unwrap_or_default();
-                            t += 1;
-                            let inside = (ys.taps.lo..ys.taps.hi).contains(&ky)
-                                && (xs.taps.lo..xs.taps.hi).contains(&kx);
-                            if !inside {
-                                window_start = D::mac_lanes(window_start, padding, w);
-                                continue;
-                            }
-                            let offset = ((ky - ys.taps.lo) * d.d_h * d.in_w
-                                + (kx - xs.taps.lo) * d.d_w)
-                                * d.in_c;
+                    // One table for the whole rectangle of windows: its taps inside the input.
+                    let (mut used, mut reach, mut inside_padded) = (0, 0, [0; 4]);
+                    let (row_step, column_step) = (d.d_h * d.in_w * d.in_c, d.d_w * d.in_c);
+                    for ky in ys.taps.lo..ys.taps.hi {
+                        let row = (ky - ys.taps.lo) * row_step;
+                        for kx in xs.taps.lo..xs.taps.hi {
+                            let w = lanes.get(ky * d.k_w + kx).copied().unwrap_or_default();
+                            inside_padded = D::mac_lanes(inside_padded, padding, w);
+                            let offset = row + (kx - xs.taps.lo) * column_step;
                             if let Some(tap) = table.get_mut(used) {
                                 *tap = Tap { offset, lanes: w };
                                 used += 1;
@@ -74,6 +73,7 @@ pub(super) fn depthwise<D: Dot>(
                             }
                         }
                     }
+                    let window_start = sub4(add4(start, padded), inside_padded);
                     let inside = table.get(..used).unwrap_or(&[]);
                     let (rows, cols) = (ys.outs.len(), xs.outs.len());
                     let rect = Rectangle {

@@ -181,6 +181,17 @@ fn add4([a0, a1, a2, a3]: [i32; 4], [b0, b1, b2, b3]: [i32; 4]) -> [i32; 4] {
     ]
 }
 
+/// `a - b`, lane by lane, wrapping.
+#[inline(always)]
+fn sub4([a0, a1, a2, a3]: [i32; 4], [b0, b1, b2, b3]: [i32; 4]) -> [i32; 4] {
+    [
+        a0.wrapping_sub(b0),
+        a1.wrapping_sub(b1),
+        a2.wrapping_sub(b2),
+        a3.wrapping_sub(b3),
+    ]
+}
+
 /// Writes the first `count` accumulators, requantized, to `out` from `at`.
 #[inline(always)]
 fn store(out: &mut [i8], at: usize, count: usize, acc: [i32; 4], requants: &Requant4) {
