@@ -256,6 +256,24 @@ mod tests {
         let _ = multiply_by_quantized_multiplier(i32::MIN, i32::MIN, -128);
     }
 
+    /// An output's quantization: multipliers and shifts (one, or one per channel), zero point
+    /// and activation range.
+    fn quant<'a>(
+        multipliers: &'a [i32],
+        shifts: &'a [i8],
+        output_zp: i32,
+        (act_min, act_max): (i8, i8),
+    ) -> crate::kernels::conv::QuantOut<'a> {
+        crate::kernels::conv::QuantOut {
+            input_zp: 0,
+            output_zp,
+            multipliers,
+            shifts,
+            act_min,
+            act_max,
+        }
+    }
+
     #[test]
     fn four_channels_requantize_like_each_channel() {
         // Per-channel multipliers and shifts: all four on the high-word path (the branch-free
@@ -279,14 +297,7 @@ mod tests {
             for (zp, act) in [(-128, (-128i8, 127i8)), (5, (-128, 127)), (-128, (-128, 6))] {
                 let multipliers = params.map(|p| p.0);
                 let shifts = params.map(|p| p.1);
-                let q = crate::kernels::conv::QuantOut {
-                    input_zp: 0,
-                    output_zp: zp,
-                    multipliers: &multipliers,
-                    shifts: &shifts,
-                    act_min: act.0,
-                    act_max: act.1,
-                };
+                let q = quant(&multipliers, &shifts, zp, act);
                 let four = Requant4::new(&q, [0, 1, 2, 3]);
                 let fast = params == high && act == (i8::MIN, i8::MAX);
                 assert_eq!(matches!(four.0, Four::High(_)), fast);
@@ -338,14 +349,7 @@ mod tests {
                     (i32::MIN, (-128, 127)),
                 ] {
                     let (multipliers, shifts) = ([m], [shift]);
-                    let q = crate::kernels::conv::QuantOut {
-                        input_zp: 0,
-                        output_zp: zp,
-                        multipliers: &multipliers,
-                        shifts: &shifts,
-                        act_min: act.0,
-                        act_max: act.1,
-                    };
+                    let q = quant(&multipliers, &shifts, zp, act);
                     let prepared = ChannelRequant::new(&q, 0);
                     let four = Requant4::new(&q, [0; 4]);
                     for &acc in &accs {
