@@ -83,6 +83,29 @@ fn outputs(artifact: &[u8], seeds: std::ops::Range<u64>) -> Vec<Vec<u32>> {
         .collect()
 }
 
+/// Both artifacts give the same, non-empty output bits on 64 inputs.
+fn assert_same_outputs(packed: &[u8], reference: &[u8]) {
+    let a = outputs(packed, 0..64);
+    let b = outputs(reference, 0..64);
+    assert!(a.iter().all(|o| !o.is_empty()));
+    assert_eq!(a, b);
+}
+
+/// `export-onnx` gives both artifacts the same initializers (some) and nodes.
+fn assert_exports_alike(packed: &[u8], reference: &[u8]) {
+    let graph = |artifact: &[u8]| {
+        whittle::export::export(artifact)
+            .unwrap()
+            .model
+            .graph
+            .unwrap()
+    };
+    let (packed, reference) = (graph(packed), graph(reference));
+    assert!(!packed.initializer.is_empty());
+    assert_eq!(packed.initializer, reference.initializer);
+    assert_eq!(packed.node, reference.node);
+}
+
 #[test]
 fn packed_and_reference_artifacts_compute_the_same_bits() {
     let packed = compiled_for("x86_64-avx2");
@@ -108,28 +131,12 @@ fn packed_and_reference_artifacts_compute_the_same_bits() {
     assert!(packed_ops > 0, "no packed layer in the example");
     assert_ne!(packed, reference);
 
-    let a = outputs(&packed, 0..64);
-    let b = outputs(&reference, 0..64);
-    assert!(a.iter().all(|o| !o.is_empty()));
-    assert_eq!(a, b);
+    assert_same_outputs(&packed, &reference);
 }
 
 #[test]
 fn export_reads_packed_weights_back_in_the_reference_layout() {
-    let graph = |artifact: &[u8]| {
-        whittle::export::export(artifact)
-            .unwrap()
-            .model
-            .graph
-            .unwrap()
-    };
-    let (packed, reference) = (
-        graph(&compiled_for("x86_64-avx2")),
-        graph(&compiled_for("generic")),
-    );
-    assert!(!packed.initializer.is_empty());
-    assert_eq!(packed.initializer, reference.initializer);
-    assert_eq!(packed.node, reference.node);
+    assert_exports_alike(&compiled_for("x86_64-avx2"), &compiled_for("generic"));
 }
 
 /// `artifact` with its header's layout byte set to `id` (checked to be `was` first), resealed.
@@ -191,25 +198,12 @@ fn widened_and_reference_int8_artifacts_compute_the_same_bits() {
         .count();
     assert!(widened_ops > 0, "no widened layer in the example");
     assert!(widened.len() > reference.len());
-    let a = outputs(&widened, 0..64);
-    let b = outputs(&reference, 0..64);
-    assert!(a.iter().all(|o| !o.is_empty()));
-    assert_eq!(a, b);
+    assert_same_outputs(&widened, &reference);
 }
 
 #[test]
 fn export_reads_widened_weights_back_in_the_reference_layout() {
-    let graph = |artifact: &[u8]| {
-        whittle::export::export(artifact)
-            .unwrap()
-            .model
-            .graph
-            .unwrap()
-    };
-    let (widened, reference) = (graph(&int8_for("cortex-m4f")), graph(&int8_for("generic")));
-    assert!(!widened.initializer.is_empty());
-    assert_eq!(widened.initializer, reference.initializer);
-    assert_eq!(widened.node, reference.node);
+    assert_exports_alike(&int8_for("cortex-m4f"), &int8_for("generic"));
 }
 
 #[test]
